@@ -1,0 +1,44 @@
+-- SPEC §4.2 ARPU and churn, §4.8 slices; the columns of §5 arpu.
+-- Per month of W: dimension `all` (value `all`), and one row per value of
+-- region, segment and pyramid_tier held by a customer of the snapshot, zeros
+-- included. The slices of a dimension sum to `all` by construction: all four
+-- are sums of the same slice_month rows.
+WITH dimensioned AS (
+    SELECT month, 'all' AS dimension, 'all' AS dimension_value, revenue, open_subscribers, close_subscribers, churned
+    FROM slice_month
+    UNION ALL
+    SELECT month, 'region', region, revenue, open_subscribers, close_subscribers, churned FROM slice_month
+    UNION ALL
+    SELECT month, 'segment', segment, revenue, open_subscribers, close_subscribers, churned FROM slice_month
+    UNION ALL
+    SELECT month, 'pyramid_tier', pyramid_tier, revenue, open_subscribers, close_subscribers, churned FROM slice_month
+),
+summed AS (
+    SELECT
+        month,
+        dimension,
+        dimension_value,
+        SUM(revenue) AS revenue,
+        SUM(open_subscribers) AS open_subscribers,
+        SUM(close_subscribers) AS close_subscribers,
+        SUM(churned) AS churned
+    FROM dimensioned
+    GROUP BY month, dimension, dimension_value
+)
+SELECT
+    month,
+    dimension,
+    dimension_value,
+    CAST(revenue AS DECIMAL(18, 2)) AS revenue,
+    CAST(open_subscribers AS BIGINT) AS open_subscribers,
+    CAST(close_subscribers AS BIGINT) AS close_subscribers,
+    CAST(open_subscribers + close_subscribers AS DOUBLE) / 2 AS avg_subscribers,
+    -- arpu(m) = revenue(m) / ((open(m) + close(m)) / 2); null when that is 0.
+    CASE
+        WHEN open_subscribers + close_subscribers > 0
+        THEN div_double(revenue * 2, open_subscribers + close_subscribers)
+    END AS arpu,
+    CAST(churned AS BIGINT) AS churned,
+    -- churn_rate(m) = churned(m) / open(m); null when open(m) = 0.
+    CASE WHEN open_subscribers > 0 THEN CAST(churned AS DOUBLE) / CAST(open_subscribers AS DOUBLE) END AS churn_rate
+FROM summed

@@ -1,0 +1,410 @@
+//! Typed parameter values, each checked where it is read so that a bad value
+//! is reported at its YAML line (or its `--set`).
+//!
+//! Numbers are read from their source text, never through an `f64`
+//! (SPEC §3 "exact parameters"): serde_yaml hands a scalar's raw text to
+//! `deserialize_str`, which is what every numeric type here asks for.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Reads a scalar as its source text and parses it with `parse`. The parse
+/// runs inside the visitor, while the YAML reader still points at the scalar,
+/// so that an error carries the scalar's line and column.
+fn from_text<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct TextVisitor<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+    impl<T> Visitor<'_> for TextVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v.trim()).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(TextVisitor { expecting, parse })
+}
+
+/// Reads a map and checks it as a whole inside the visitor, so that an error
+/// carries the map's line and column.
+fn checked_map<'de, D, K, V>(
+    deserializer: D,
+    expecting: &'static str,
+    check: fn(&BTreeMap<K, V>) -> Result<(), String>,
+) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    struct MapVisitor<K, V> {
+        expecting: &'static str,
+        check: fn(&BTreeMap<K, V>) -> Result<(), String>,
+    }
+    impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Visitor<'de> for MapVisitor<K, V> {
+        type Value = BTreeMap<K, V>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = BTreeMap::new();
+            while let Some((k, v)) = access.next_entry()? {
+                map.insert(k, v);
+            }
+            (self.check)(&map).map_err(de::Error::custom)?;
+            Ok(map)
+        }
+    }
+    deserializer.deserialize_map(MapVisitor { expecting, check })
+}
+
+/// An exact decimal parameter, kept as written (`0.10` stays `0.10`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dec(pub Decimal);
+
+impl Dec {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parsed = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text)
+        } else {
+            Decimal::from_str_exact(text)
+        };
+        parsed
+            .map(Dec)
+            .map_err(|_| format!("expected an exact decimal number, got '{text}'"))
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    /// The value as an Arrow Decimal128 mantissa and scale.
+    pub fn mantissa_scale(self) -> (i128, u32) {
+        (self.0.mantissa(), self.0.scale())
+    }
+}
+
+impl fmt::Display for Dec {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for Dec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Dec::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a decimal number", Dec::parse)
+    }
+}
+
+impl Serialize for Dec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+/// A share of customers: an exact decimal in 0..1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Share(pub Dec);
+
+impl Share {
+    fn parse(text: &str) -> Result<Self, String> {
+        let d = Dec::parse(text)?;
+        if d.0 < Decimal::ZERO || d.0 > Decimal::ONE {
+            return Err(format!("a share must be between 0 and 1, got {text}"));
+        }
+        Ok(Share(d))
+    }
+}
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a share between 0 and 1", Share::parse)
+    }
+}
+
+/// A count of months that must be at least one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PositiveMonths(pub u32);
+
+impl PositiveMonths {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(PositiveMonths(n)),
+            _ => Err(format!(
+                "expected a whole number of months >= 1, got '{text}'"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PositiveMonths {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a whole number of months >= 1", PositiveMonths::parse)
+    }
+}
+
+/// A count of months that may be zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Months(pub u32);
+
+impl<'de> Deserialize<'de> for Months {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a whole number of months", |t| {
+            t.parse::<u32>()
+                .map(Months)
+                .map_err(|_| format!("expected a whole number of months, got '{t}'"))
+        })
+    }
+}
+
+/// A calendar date written exactly `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date(pub NaiveDate);
+
+impl Date {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        crate::sources::values::parse_date(text)
+            .map(Date)
+            .ok_or_else(|| format!("expected a date YYYY-MM-DD, got '{text}'"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a date YYYY-MM-DD", Date::parse)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// The text encoding of a source's CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    #[serde(rename = "gb18030", alias = "GB18030")]
+    Gb18030,
+    #[serde(rename = "gbk", alias = "GBK")]
+    Gbk,
+}
+
+/// A factor of the value score (SPEC §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Profit,
+    Revenue,
+    ReceivablesTurnover,
+    CooperationScore,
+}
+
+impl Factor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Factor::Profit => "profit",
+            Factor::Revenue => "revenue",
+            Factor::ReceivablesTurnover => "receivables_turnover",
+            Factor::CooperationScore => "cooperation_score",
+        }
+    }
+}
+
+/// Score weights: not empty, known factors, summing to more than zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ScoreWeights(pub BTreeMap<Factor, Dec>);
+
+impl ScoreWeights {
+    pub fn default_weights() -> Self {
+        ScoreWeights(BTreeMap::from([(Factor::Profit, Dec(Decimal::ONE))]))
+    }
+}
+
+impl<'de> Deserialize<'de> for ScoreWeights {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(
+            d,
+            "score weights {factor: weight}",
+            |map: &BTreeMap<Factor, Dec>| {
+                if map.is_empty() {
+                    return Err("score_weights must name at least one factor".to_owned());
+                }
+                let sum: Decimal = map.values().map(|w| w.0).sum();
+                if sum <= Decimal::ZERO {
+                    return Err(format!("score_weights must sum to more than 0, got {sum}"));
+                }
+                Ok(())
+            },
+        )
+        .map(ScoreWeights)
+    }
+}
+
+/// A pyramid tier (SPEC §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Tier {
+    #[serde(rename = "MVC")]
+    Mvc,
+    #[serde(rename = "MGC")]
+    Mgc,
+    #[serde(rename = "LVC")]
+    Lvc,
+    #[serde(rename = "BZ")]
+    Bz,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Mvc, Tier::Mgc, Tier::Lvc, Tier::Bz];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Mvc => "MVC",
+            Tier::Mgc => "MGC",
+            Tier::Lvc => "LVC",
+            Tier::Bz => "BZ",
+        }
+    }
+}
+
+/// How one pyramid tier is treated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierAction {
+    pub points_multiplier: i64,
+    pub action: String,
+}
+
+/// The policy of every tier; a missing tier is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TierPolicy(pub BTreeMap<Tier, TierAction>);
+
+impl TierPolicy {
+    pub fn default_policy() -> Self {
+        let entry = |m: i64, a: &str| TierAction {
+            points_multiplier: m,
+            action: a.to_owned(),
+        };
+        TierPolicy(BTreeMap::from([
+            (Tier::Mvc, entry(3, "retain")),
+            (Tier::Mgc, entry(2, "cultivate")),
+            (Tier::Lvc, entry(1, "upgrade")),
+            (Tier::Bz, entry(0, "phase_out")),
+        ]))
+    }
+}
+
+impl<'de> Deserialize<'de> for TierPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(
+            d,
+            "a policy per tier",
+            |map: &BTreeMap<Tier, TierAction>| match Tier::ALL.iter().find(|t| !map.contains_key(t))
+            {
+                Some(missing) => Err(format!("tier_policy is missing tier {}", missing.name())),
+                None => Ok(()),
+            },
+        )
+        .map(TierPolicy)
+    }
+}
+
+/// The name of an input source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceName {
+    Billing,
+    Customers,
+    Costs,
+}
+
+impl SourceName {
+    /// In the order they are read: customers first, because the others are
+    /// checked against it.
+    pub const ALL: [SourceName; 3] = [
+        SourceName::Customers,
+        SourceName::Billing,
+        SourceName::Costs,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceName::Billing => "billing",
+            SourceName::Customers => "customers",
+            SourceName::Costs => "costs",
+        }
+    }
+}
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_their_text() {
+        let d: Dec = serde_yaml::from_str("0.07").unwrap();
+        assert_eq!(d.to_string(), "0.07");
+        let d: Dec = serde_yaml::from_str("0.10").unwrap();
+        assert_eq!(d.0, Decimal::new(1, 1));
+        let d: Dec = serde_yaml::from_str("1e-2").unwrap();
+        assert_eq!(d.0, Decimal::new(1, 2));
+    }
+
+    #[test]
+    fn a_share_outside_zero_one_is_refused() {
+        assert!(serde_yaml::from_str::<Share>("1.5").is_err());
+        assert!(serde_yaml::from_str::<Share>("-0.1").is_err());
+        assert!(serde_yaml::from_str::<Share>("1").is_ok());
+    }
+
+    #[test]
+    fn score_weights_summing_to_zero_are_refused() {
+        assert!(serde_yaml::from_str::<ScoreWeights>("{profit: 0}").is_err());
+        assert!(serde_yaml::from_str::<ScoreWeights>("{}").is_err());
+        assert!(serde_yaml::from_str::<ScoreWeights>("{margin: 1}").is_err());
+        assert!(serde_yaml::from_str::<ScoreWeights>("{profit: 0, revenue: 1}").is_ok());
+    }
+
+    #[test]
+    fn tier_policy_must_name_every_tier() {
+        let text = "{MVC: {points_multiplier: 3, action: retain}}";
+        assert!(serde_yaml::from_str::<TierPolicy>(text).is_err());
+    }
+}

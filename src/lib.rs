@@ -1,0 +1,21 @@
+//! cvm-etl: a nightly customer value management job.
+//!
+//! Data flows one way: [`config`] → [`storage`] → [`sources`] → [`quality`]
+//! → transforms → [`sinks`] → [`manifest`]; [`run`] walks one run through
+//! them. The library never prints to stdout and never exits; the binary maps
+//! [`error::Error`] to exit codes.
+
+pub mod calendar;
+pub mod config;
+pub mod error;
+pub mod manifest;
+pub mod quality;
+pub mod run;
+pub mod sample;
+pub mod sinks;
+pub mod sources;
+pub mod storage;
+pub mod summary;
+pub mod transforms;
+
+pub use error::{Error, Result};

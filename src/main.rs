@@ -1,0 +1,273 @@
+//! The `cvm-etl` command: parses arguments, calls the library, prints for
+//! the person at the terminal, and maps errors to the exit codes of SPEC §6.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use cvm_etl::config::{Overrides, Pipeline};
+use cvm_etl::error::Error;
+use cvm_etl::run::{RunReport, run};
+use cvm_etl::sample::{SampleOptions, generate};
+use cvm_etl::storage::Storage;
+
+/// Customer value management ETL: billing and CRM exports in, Hive-partitioned Parquet out.
+///
+/// Exit codes: 0 success, 1 internal error, 2 usage or configuration error,
+/// 3 data-quality gate failed, 4 inputs not ready, 5 storage error,
+/// 6 another run for the same date holds the lock.
+#[derive(Parser)]
+#[command(name = "cvm-etl", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log filter for stderr, e.g. `info`, `debug`, `cvm_etl=debug` (also RUST_LOG).
+    #[arg(long, global = true, default_value = "info", env = "CVM_ETL_LOG")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the job for one date.
+    Run(RunArgs),
+    /// Check a pipeline file without touching any data.
+    Validate(PipelineArgs),
+    /// Write a deterministic sample of billing, customers and costs exports.
+    SampleData(SampleArgs),
+}
+
+#[derive(Args)]
+struct PipelineArgs {
+    /// The pipeline YAML file.
+    pipeline: PathBuf,
+    /// Override one parameter: NAME=VALUE, VALUE read as YAML (repeatable).
+    /// NAME is a parameter of SPEC §3 (e.g. `mvc_share=0.07`,
+    /// `score_weights='{profit: 0.5, revenue: 0.5}'`), or
+    /// `sources.NAME.path` / `sources.NAME.encoding`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+    /// The run date D, YYYY-MM-DD (default: the pipeline's as_of, else yesterday UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Root under which billing/, customers/ and costs/ live (URL or local path).
+    #[arg(long, value_name = "URL")]
+    input: Option<String>,
+    /// Output location (URL or local path).
+    #[arg(long, value_name = "URL")]
+    output: Option<String>,
+    /// Local folder for the run's scratch files (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<String>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 300)]
+    customers: u64,
+    /// Months of billing history.
+    #[arg(long, default_value_t = 14)]
+    months: u32,
+    /// The last month of data, YYYY-MM.
+    #[arg(long, default_value = "2026-10", value_parser = parse_month)]
+    end_month: NaiveDate,
+    /// Seed of the random generator; the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output folder; billing/, customers/ and costs/ are created in it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Leave out the handful of deliberately bad rows.
+    #[arg(long)]
+    no_bad_rows: bool,
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    cvm_etl::sources::values::parse_date(text)
+        .ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
+}
+
+fn parse_month(text: &str) -> Result<NaiveDate, String> {
+    parse_date(&format!("{text}-01")).map_err(|_| format!("'{text}' is not a month YYYY-MM"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .init();
+}
+
+fn execute(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Run(args) => run_command(&args.pipeline),
+        Command::Validate(args) => validate_command(&args),
+        Command::SampleData(args) => sample_command(&args),
+    }
+}
+
+fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
+    let overrides = Overrides {
+        as_of: args.as_of,
+        input: args.input.clone(),
+        output: args.output.clone(),
+        temp_dir: args.temp_dir.clone(),
+        sets: args.sets.clone(),
+    };
+    Pipeline::load(&args.pipeline, &overrides)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::from)
+}
+
+fn run_command(args: &PipelineArgs) -> Result<(), Error> {
+    let pipeline = load(args)?;
+    let storage = Storage::new(pipeline.storage_options.clone());
+    match runtime()?.block_on(run(&pipeline, &storage)) {
+        Ok(report) => {
+            print_summary(&report);
+            Ok(())
+        }
+        Err(failure) => {
+            if let Some(path) = failure
+                .report
+                .as_ref()
+                .and_then(|r| r.manifest_path.clone())
+            {
+                eprintln!("run manifest: {path}");
+            }
+            Err(failure.error)
+        }
+    }
+}
+
+fn validate_command(args: &PipelineArgs) -> Result<(), Error> {
+    let pipeline = load(args)?;
+    let storage = Storage::new(pipeline.storage_options.clone());
+    storage.location(&pipeline.output)?;
+    for source in pipeline.sources.values() {
+        storage.location(&source.path)?;
+    }
+    println!(
+        "{}: valid (pipeline '{}', as_of {}, output {})",
+        args.pipeline.display(),
+        pipeline.name,
+        pipeline.params.as_of.0,
+        pipeline.output
+    );
+    Ok(())
+}
+
+fn sample_command(args: &SampleArgs) -> Result<(), Error> {
+    let options = SampleOptions {
+        customers: args.customers,
+        months: args.months,
+        end_month: args.end_month,
+        seed: args.seed,
+        out: args.out.clone(),
+        bad_rows: !args.no_bad_rows,
+    };
+    let summary = generate(&options)?;
+    println!(
+        "wrote {} customers, {} billing lines, {} cost items in {} files under {}",
+        summary.customers,
+        summary.billing_lines,
+        summary.cost_items,
+        summary.files,
+        args.out.display()
+    );
+    for (what, n) in &summary.bad_rows {
+        println!("  bad rows on purpose: {what} {n}");
+    }
+    Ok(())
+}
+
+fn print_summary(report: &RunReport) {
+    let m = &report.manifest;
+    println!("run {} for as_of {}: {}", m.run_id, m.as_of, m.status);
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>12}",
+        "source", "read", "accepted", "rejected", "out_of_scope"
+    );
+    for (source, c) in report.counts() {
+        println!(
+            "{:<10} {:>10} {:>10} {:>10} {:>12}",
+            source, c.rows_read, c.rows_accepted, c.rows_rejected, c.rows_out_of_scope
+        );
+        for (reason, n) in &c.rejected_by_reason {
+            println!("{:<10}   {reason}: {n}", "");
+        }
+    }
+    if let Some(summary) = &m.summary {
+        print_model_summary(summary);
+    }
+    println!("outputs under {}", report.output);
+    if let Some(path) = &report.manifest_path {
+        println!("run manifest: {path}");
+    }
+}
+
+fn print_model_summary(s: &cvm_etl::summary::ModelSummary) {
+    let join = |map: &std::collections::BTreeMap<String, u64>| {
+        map.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("customers in scope: {}", s.customers_in_scope);
+    println!("  pyramid: {}", join(&s.pyramid_tier));
+    println!(
+        "  abc:     {} (b_rising {})",
+        join(&s.abc_class),
+        s.b_rising
+    );
+    println!("churn watchlist: {} customers", s.watchlist);
+    let wanted = s
+        .retention_savings
+        .iter()
+        .find(|r| r.get("scenario").is_some_and(|v| v == "0.01"))
+        .or_else(|| s.retention_savings.first());
+    if let Some(r) = wanted {
+        let field = |k: &str| {
+            r.get(k)
+                .filter(|v| !v.is_empty())
+                .map_or("n/a", String::as_str)
+        };
+        println!(
+            "retention savings (all, churn cut {}): {} of {} subscribers kept, acquisition cost avoided {} {}, revenue kept {} a month, lifetime value {}",
+            field("scenario"),
+            field("customers_retained"),
+            field("base_subscribers"),
+            field("acquisition_cost_avoided"),
+            field("currency"),
+            field("monthly_revenue_retained"),
+            field("lifetime_value_retained"),
+        );
+    }
+}

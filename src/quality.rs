@@ -1,0 +1,262 @@
+//! Quality: the checks that need a whole source (duplicates, churn before
+//! signup, unknown customers; `sql/quality/`), the accepted tables the
+//! transforms read, the reconciliation rows_read = accepted + rejected, and
+//! the gate of SPEC §6.
+
+use std::collections::BTreeMap;
+use std::path::Path as FsPath;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::prelude::*;
+use datafusion::scalar::ScalarValue;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::calendar::Calendar;
+use crate::config::SourceName;
+use crate::error::{Error, Result};
+use crate::sources::values::date32;
+use crate::sources::{SourceRead, spec};
+
+/// The checks of each source that need the whole source, in SQL.
+fn quality_sql(source: SourceName) -> &'static str {
+    match source {
+        SourceName::Customers => include_str!("../sql/quality/customers.sql"),
+        SourceName::Billing => include_str!("../sql/quality/billing.sql"),
+        SourceName::Costs => include_str!("../sql/quality/costs.sql"),
+    }
+}
+
+/// The counts of one source, as the manifest records them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceCounts {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub rows_out_of_scope: u64,
+}
+
+/// Runs the whole-source checks and registers `customers`, `billing` and
+/// `costs` as the accepted tables. Sources are taken customers first.
+pub async fn accept(
+    ctx: &SessionContext,
+    reads: &[SourceRead],
+    calendar: &Calendar,
+    work_dir: &FsPath,
+) -> Result<BTreeMap<SourceName, SourceCounts>> {
+    let mut counts = BTreeMap::new();
+    for read in reads {
+        counts.insert(
+            read.source,
+            accept_source(ctx, read, calendar, work_dir).await?,
+        );
+    }
+    Ok(counts)
+}
+
+async fn accept_source(
+    ctx: &SessionContext,
+    read: &SourceRead,
+    calendar: &Calendar,
+    work_dir: &FsPath,
+) -> Result<SourceCounts> {
+    let source = read.source;
+    let options = ParquetReadOptions::default();
+    ctx.register_parquet(
+        format!("staged_{source}"),
+        path_str(&read.staged)?,
+        options.clone(),
+    )
+    .await?;
+    ctx.register_parquet(
+        format!("row_rejected_{source}"),
+        path_str(&read.rejected)?,
+        options.clone(),
+    )
+    .await?;
+    let checked_path = work_dir.join(format!("checked_{source}.parquet"));
+    ctx.sql(quality_sql(source))
+        .await?
+        .write_parquet(
+            path_str(&checked_path)?,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await?;
+    let checked = format!("checked_{source}");
+    ctx.register_parquet(&checked, path_str(&checked_path)?, options)
+        .await?;
+
+    let kept: Vec<&str> = spec::kept_columns(source).map(|c| c.name).collect();
+    let accepted = ctx
+        .table(&checked)
+        .await?
+        .filter(col("_reason").is_null())?
+        .select_columns(&kept)?;
+    ctx.register_table(source.name(), accepted.into_view())?;
+
+    let mut counts = SourceCounts {
+        rows_read: read.rows_read,
+        rows_accepted: ctx.table(source.name()).await?.count().await? as u64,
+        rejected_by_reason: read.rejected_by_reason.clone(),
+        rows_out_of_scope: out_of_scope(ctx, source, calendar).await?,
+        ..SourceCounts::default()
+    };
+    for (reason, n) in whole_source_rejections(ctx, &checked).await? {
+        *counts.rejected_by_reason.entry(reason).or_default() += n;
+    }
+    counts.rows_rejected = counts.rejected_by_reason.values().sum();
+    reconcile(source, &counts)?;
+    Ok(counts)
+}
+
+fn path_str(path: &FsPath) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| Error::internal(format!("work path is not UTF-8: {}", path.display())))
+}
+
+async fn whole_source_rejections(
+    ctx: &SessionContext,
+    checked: &str,
+) -> Result<Vec<(String, u64)>> {
+    let batches = ctx
+        .table(checked)
+        .await?
+        .filter(col("_reason").is_not_null())?
+        .aggregate(vec![col("_reason")], vec![count(lit(1)).alias("n")])?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let reasons = batch.column(0).as_string::<i32>();
+        let n = batch.column(1).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            out.push((reasons.value(i).to_owned(), n.value(i) as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// Accepted lines dated outside the window W (SPEC §4.1).
+async fn out_of_scope(
+    ctx: &SessionContext,
+    source: SourceName,
+    calendar: &Calendar,
+) -> Result<u64> {
+    let date_column = match source {
+        SourceName::Customers => return Ok(0),
+        SourceName::Billing => "invoice_date",
+        SourceName::Costs => "cost_date",
+    };
+    let start = lit(ScalarValue::Date32(Some(date32(calendar.window_start))));
+    let end = lit(ScalarValue::Date32(Some(date32(calendar.window_end))));
+    let n = ctx
+        .table(source.name())
+        .await?
+        .filter(col(date_column).between(start, end).not())?
+        .count()
+        .await?;
+    Ok(n as u64)
+}
+
+/// rows_read = rows_accepted + rows_rejected, or the run has a bug.
+fn reconcile(source: SourceName, c: &SourceCounts) -> Result<()> {
+    if c.rows_read != c.rows_accepted + c.rows_rejected {
+        return Err(Error::internal(format!(
+            "{source}: {} rows read but {} accepted + {} rejected",
+            c.rows_read, c.rows_accepted, c.rows_rejected
+        )));
+    }
+    Ok(())
+}
+
+/// Every rejected row of a source, in the columns of the `rejected` table.
+pub async fn rejected_rows(ctx: &SessionContext, source: SourceName) -> Result<DataFrame> {
+    let row_level = ctx.table(format!("row_rejected_{source}")).await?;
+    let whole_source = ctx
+        .table(format!("checked_{source}"))
+        .await?
+        .filter(col("_reason").is_not_null())?
+        .select(vec![
+            col("_file").alias("file"),
+            col("_line").alias("line"),
+            col("_reason").alias("reason"),
+            col("_detail").alias("detail"),
+            col("_raw").alias("raw"),
+        ])?;
+    Ok(row_level.union(whole_source)?.sort(vec![
+        col("file").sort(true, false),
+        col("line").sort(true, false),
+    ])?)
+}
+
+/// A source over its `max_reject_ratio` (strictly; a source with no rows passes).
+pub fn gate(
+    counts: &BTreeMap<SourceName, SourceCounts>,
+    max_ratio: Decimal,
+    rejected_at: &str,
+) -> Result<()> {
+    let failed: Vec<String> = counts
+        .iter()
+        .filter(|(_, c)| Decimal::from(c.rows_rejected) > max_ratio * Decimal::from(c.rows_read))
+        .map(|(source, c)| describe_failure(*source, c, max_ratio, rejected_at))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::QualityGate(failed.join("\n")))
+    }
+}
+
+fn describe_failure(
+    source: SourceName,
+    c: &SourceCounts,
+    max_ratio: Decimal,
+    rejected_at: &str,
+) -> String {
+    let mut reasons: Vec<(&String, &u64)> = c.rejected_by_reason.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = reasons
+        .iter()
+        .take(3)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    let share = 100.0 * c.rows_rejected as f64 / c.rows_read as f64;
+    format!(
+        "quality gate failed for {source}: {} of {} rows rejected ({share:.2}% > max_reject_ratio {max_ratio}); top reasons: {}; see {rejected_at}/source={source}/",
+        c.rows_rejected,
+        c.rows_read,
+        top.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(read: u64, rejected: u64) -> BTreeMap<SourceName, SourceCounts> {
+        let c = SourceCounts {
+            rows_read: read,
+            rows_accepted: read - rejected,
+            rows_rejected: rejected,
+            rejected_by_reason: BTreeMap::from([("bad_number".to_owned(), rejected)]),
+            rows_out_of_scope: 0,
+        };
+        BTreeMap::from([(SourceName::Billing, c)])
+    }
+
+    #[test]
+    fn the_gate_fails_only_strictly_above_the_ratio() {
+        let ratio = Decimal::new(1, 2);
+        assert!(gate(&counts(100, 1), ratio, "x").is_ok());
+        assert!(matches!(
+            gate(&counts(100, 2), ratio, "x"),
+            Err(Error::QualityGate(_))
+        ));
+        assert!(gate(&counts(0, 0), ratio, "x").is_ok());
+    }
+}

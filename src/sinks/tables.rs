@@ -1,0 +1,103 @@
+//! The output tables of SPEC §5 and how each is partitioned. The columns
+//! written are the model table's, less its partition columns and the
+//! `_`-prefixed helpers that later steps use.
+
+use chrono::NaiveDate;
+use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::scalar::ScalarValue;
+
+use super::{WrittenPartition, partition, replace_partition};
+use crate::calendar::Calendar;
+use crate::config::Tier;
+use crate::error::Result;
+use crate::sources::values::date32;
+use crate::storage::Location;
+
+/// How an output table is cut into partitions.
+#[derive(Debug, Clone, Copy)]
+pub enum PartitionBy {
+    /// `month=YYYY-MM`, one per month of the window.
+    Month,
+    /// `as_of=YYYY-MM-DD`.
+    AsOf,
+    /// `as_of=YYYY-MM-DD/pyramid_tier=X`, one per tier, empty ones included.
+    AsOfTier,
+}
+
+/// The tables of SPEC §5 that the model computes.
+pub const OUTPUTS: &[(&str, PartitionBy)] = &[
+    ("customer_month", PartitionBy::Month),
+    ("arpu", PartitionBy::Month),
+    ("customer_value", PartitionBy::AsOfTier),
+    ("churn_watchlist", PartitionBy::AsOf),
+    ("retention_savings", PartitionBy::AsOf),
+];
+
+/// One partition of a table: its path and the filter that selects its rows.
+struct Slice {
+    path: String,
+    filter: Option<(&'static str, ScalarValue)>,
+}
+
+fn slices(by: PartitionBy, calendar: &Calendar) -> Vec<Slice> {
+    let as_of = partition::segment("as_of", &calendar.as_of.to_string());
+    match by {
+        PartitionBy::Month => calendar
+            .months()
+            .into_iter()
+            .map(|m: NaiveDate| Slice {
+                path: partition::segment("month", &m.format("%Y-%m").to_string()),
+                filter: Some(("month", ScalarValue::Date32(Some(date32(m))))),
+            })
+            .collect(),
+        PartitionBy::AsOf => vec![Slice {
+            path: as_of,
+            filter: None,
+        }],
+        PartitionBy::AsOfTier => Tier::ALL
+            .iter()
+            .map(|t| Slice {
+                path: format!("{as_of}/{}", partition::segment("pyramid_tier", t.name())),
+                filter: Some(("pyramid_tier", ScalarValue::Utf8(Some(t.name().to_owned())))),
+            })
+            .collect(),
+    }
+}
+
+/// Writes every partition of every output table of the run.
+pub async fn write_outputs(
+    ctx: &SessionContext,
+    root: &Location,
+    calendar: &Calendar,
+    run_id: &str,
+) -> Result<Vec<WrittenPartition>> {
+    let mut written = Vec::new();
+    for (table, by) in OUTPUTS {
+        let df = ctx.table(*table).await?;
+        let columns: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|name| !name.starts_with('_') && !is_partition_column(*by, name))
+            .collect();
+        for slice in slices(*by, calendar) {
+            let mut part = df.clone();
+            if let Some((column, value)) = slice.filter {
+                part = part.filter(col(column).eq(lit(value)))?;
+            }
+            let part =
+                part.select_columns(&columns.iter().map(String::as_str).collect::<Vec<_>>())?;
+            written.push(replace_partition(root, table, &slice.path, run_id, part).await?);
+        }
+    }
+    Ok(written)
+}
+
+fn is_partition_column(by: PartitionBy, name: &str) -> bool {
+    match by {
+        PartitionBy::Month => name == "month",
+        PartitionBy::AsOf => false,
+        PartitionBy::AsOfTier => name == "pyramid_tier",
+    }
+}

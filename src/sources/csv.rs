@@ -1,0 +1,218 @@
+//! CSV files into [`RawBatch`]es: header matching, decoding, field counts,
+//! redaction of personal data in `raw`.
+
+use std::collections::BTreeSet;
+
+use super::csv_split::{CsvSplitter, Record};
+use super::decode::{decode_lossy, decode_strict, encoding_name};
+use super::raw::{RawBatch, RawBatchBuilder};
+use super::spec::Column;
+use crate::config::Encoding;
+use crate::error::{Error, Result};
+
+/// What `raw` holds for a customers record that could not be split into fields.
+pub const WITHHELD: &str = "<withheld>";
+/// What replaces personal data in `raw`.
+pub const REDACTED: &str = "<redacted>";
+
+/// How the file's columns map onto the source's.
+struct Header {
+    width: usize,
+    /// For each source column, the field that holds it.
+    fields: Vec<Option<usize>>,
+    /// Fields whose text is personal data.
+    personal: Vec<usize>,
+}
+
+/// Reads one CSV file, fed chunk by chunk.
+pub struct CsvReader<'a> {
+    columns: &'static [Column],
+    encoding: Encoding,
+    label: &'a str,
+    splitter: CsvSplitter,
+    header: Option<Header>,
+    builder: RawBatchBuilder,
+    decoded: String,
+    ranges: Vec<(usize, usize)>,
+    /// Header names that are not columns of the source.
+    pub extra_columns: BTreeSet<String>,
+    pub records: u64,
+}
+
+impl<'a> CsvReader<'a> {
+    pub fn new(columns: &'static [Column], encoding: Encoding, label: &'a str) -> Self {
+        CsvReader {
+            columns,
+            encoding,
+            label,
+            splitter: CsvSplitter::default(),
+            header: None,
+            builder: RawBatchBuilder::new(columns.len()),
+            decoded: String::new(),
+            ranges: Vec::new(),
+            extra_columns: BTreeSet::new(),
+            records: 0,
+        }
+    }
+
+    /// True once a header line has been seen (a file without one is empty).
+    pub fn has_header(&self) -> bool {
+        self.header.is_some()
+    }
+
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
+    ) -> Result<()> {
+        let mut splitter = std::mem::take(&mut self.splitter);
+        let result = splitter.feed(chunk, &mut |r| self.on_record(r, on_batch));
+        self.splitter = splitter;
+        result
+    }
+
+    pub fn finish(&mut self, on_batch: &mut impl FnMut(RawBatch) -> Result<()>) -> Result<()> {
+        let mut splitter = std::mem::take(&mut self.splitter);
+        let result = splitter.finish(&mut |r| self.on_record(r, on_batch));
+        self.splitter = splitter;
+        result?;
+        if !self.builder.is_empty() {
+            on_batch(self.builder.finish())?;
+        }
+        Ok(())
+    }
+
+    fn on_record(
+        &mut self,
+        r: Record,
+        on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
+    ) -> Result<()> {
+        let Some(header) = &self.header else {
+            self.header = Some(self.read_header(&r)?);
+            return Ok(());
+        };
+        self.records += 1;
+        let personal = !header.personal.is_empty() || self.columns.iter().any(|c| c.personal);
+        if let Some(why) = r.broken {
+            let raw = self.unsplit_raw(&r, personal);
+            self.builder.push_malformed(r.line, &raw, why);
+        } else if r.field_count() != header.width {
+            let raw = self.unsplit_raw(&r, personal);
+            let detail = format!(
+                "expected {} fields, found {}",
+                header.width,
+                r.field_count()
+            );
+            self.builder.push_malformed(r.line, &raw, &detail);
+        } else {
+            let raw = redacted_raw(self.encoding, &r, &header.personal);
+            if decode_strict(self.encoding, r.raw).is_none() {
+                let detail = format!("bytes not valid in {}", encoding_name(self.encoding));
+                self.builder.push_malformed(r.line, &raw, &detail);
+            } else {
+                self.push_fields(&r, &raw);
+            }
+        }
+        if self.builder.is_full() {
+            on_batch(self.builder.finish())?;
+        }
+        Ok(())
+    }
+
+    /// The raw text of a record that could not be split into fields.
+    fn unsplit_raw(&self, r: &Record, personal: bool) -> String {
+        if personal {
+            WITHHELD.to_owned()
+        } else {
+            decode_lossy(self.encoding, r.raw).into_owned()
+        }
+    }
+
+    fn push_fields(&mut self, r: &Record, raw: &str) {
+        let Some(header) = &self.header else { return };
+        self.decoded.clear();
+        self.ranges.clear();
+        for i in 0..r.field_count() {
+            let start = self.decoded.len();
+            if let Some(text) = decode_strict(self.encoding, r.field(i)) {
+                self.decoded.push_str(&text);
+            }
+            self.ranges.push((start, self.decoded.len()));
+        }
+        let (decoded, ranges) = (&self.decoded, &self.ranges);
+        self.builder.push(r.line, raw, |col| {
+            header.fields[col].map(|f| &decoded[ranges[f].0..ranges[f].1])
+        });
+    }
+
+    fn read_header(&mut self, r: &Record) -> Result<Header> {
+        let names: Vec<String> = (0..r.field_count())
+            .map(|i| {
+                decode_lossy(self.encoding, r.field(i))
+                    .trim()
+                    .to_lowercase()
+            })
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(Error::config(format!(
+                    "{}: line {}: the header names column '{name}' twice",
+                    self.label, r.line
+                )));
+            }
+        }
+        let fields: Vec<Option<usize>> = self
+            .columns
+            .iter()
+            .map(|c| names.iter().position(|n| n == c.name))
+            .collect();
+        if let Some(c) = self
+            .columns
+            .iter()
+            .zip(&fields)
+            .find(|(c, f)| c.required && f.is_none())
+        {
+            return Err(Error::config(format!(
+                "{}: missing required column '{}'",
+                self.label, c.0.name
+            )));
+        }
+        let known: BTreeSet<&str> = self.columns.iter().map(|c| c.name).collect();
+        self.extra_columns.extend(
+            names
+                .iter()
+                .filter(|n| !known.contains(n.as_str()))
+                .cloned(),
+        );
+        let personal = self
+            .columns
+            .iter()
+            .zip(&fields)
+            .filter(|(c, _)| c.personal)
+            .filter_map(|(_, f)| *f)
+            .collect();
+        Ok(Header {
+            width: names.len(),
+            fields,
+            personal,
+        })
+    }
+}
+
+/// The record's text with personal fields replaced by [`REDACTED`].
+fn redacted_raw(encoding: Encoding, r: &Record, personal: &[usize]) -> String {
+    if personal.is_empty() {
+        return decode_lossy(encoding, r.raw).into_owned();
+    }
+    let mut spans: Vec<(usize, usize)> = personal.iter().map(|&f| r.raw_span(f)).collect();
+    spans.sort_unstable();
+    let mut out = String::with_capacity(r.raw.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        out.push_str(&decode_lossy(encoding, &r.raw[at..start]));
+        out.push_str(REDACTED);
+        at = end;
+    }
+    out.push_str(&decode_lossy(encoding, &r.raw[at..]));
+    out
+}

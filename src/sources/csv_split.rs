@@ -1,0 +1,351 @@
+//! RFC 4180 records from a byte stream (SPEC §2 "CSV dialect" and
+//! "broken records"), fed chunk by chunk so a file is never held whole.
+//!
+//! Works on bytes: `,`, `"`, `\r` and `\n` never occur inside a multi-byte
+//! character of UTF-8, GB18030 or GBK, so records split the same way in all
+//! three and each record is decoded afterwards.
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field.
+    FieldStart,
+    /// Inside a field that did not start with a quote.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: an escape or the closing quote.
+    QuoteInQuoted,
+    /// A `\r` after a closing quote: only `\n` may follow.
+    CarriageAfterQuote,
+}
+
+/// One record, borrowed from the splitter until the callback returns.
+pub struct Record<'a> {
+    /// Physical line (1-based) where the record starts.
+    pub line: i64,
+    /// The record's bytes without its line terminator.
+    pub raw: &'a [u8],
+    content: &'a [u8],
+    ends: &'a [usize],
+    spans: &'a [(usize, usize)],
+    /// Why the quoting is broken, if it is.
+    pub broken: Option<&'static str>,
+}
+
+impl<'a> Record<'a> {
+    pub fn field_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Field `i`'s bytes with quotes removed and `""` unescaped.
+    pub fn field(&self, i: usize) -> &'a [u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.content[start..self.ends[i]]
+    }
+
+    /// Where field `i` lies in `raw`, quotes included.
+    pub fn raw_span(&self, i: usize) -> (usize, usize) {
+        self.spans[i]
+    }
+}
+
+/// A streaming splitter; call [`feed`](CsvSplitter::feed) per chunk and
+/// [`finish`](CsvSplitter::finish) at the end of the file.
+pub struct CsvSplitter {
+    state: State,
+    line: i64,
+    record_line: i64,
+    in_record: bool,
+    raw: Vec<u8>,
+    content: Vec<u8>,
+    ends: Vec<usize>,
+    spans: Vec<(usize, usize)>,
+    field_raw_start: usize,
+    broken: Option<&'static str>,
+    /// Bytes read so far that may still be a byte-order mark.
+    bom_seen: usize,
+    offset: usize,
+}
+
+impl Default for CsvSplitter {
+    fn default() -> Self {
+        CsvSplitter {
+            state: State::FieldStart,
+            line: 1,
+            record_line: 1,
+            in_record: false,
+            raw: Vec::new(),
+            content: Vec::new(),
+            ends: Vec::new(),
+            spans: Vec::new(),
+            field_raw_start: 0,
+            broken: None,
+            bom_seen: 0,
+            offset: 0,
+        }
+    }
+}
+
+impl CsvSplitter {
+    pub fn feed<E>(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(Record) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for &byte in chunk {
+            if self.skip_bom_byte(byte, emit)? {
+                continue;
+            }
+            self.step(byte, emit)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish<E>(&mut self, emit: &mut impl FnMut(Record) -> Result<(), E>) -> Result<(), E> {
+        // A short file that began like a byte-order mark but was not one.
+        if self.offset < BOM.len() && self.bom_seen > 0 {
+            let held = &BOM[..self.bom_seen];
+            self.bom_seen = 0;
+            self.offset = BOM.len();
+            for &b in held {
+                self.step(b, emit)?;
+            }
+        }
+        if !self.in_record {
+            return Ok(());
+        }
+        if self.state == State::Quoted {
+            self.broken = Some("quote never closed");
+        }
+        self.end_record(emit)
+    }
+
+    /// Drops a UTF-8 byte-order mark at the very start of the file.
+    fn skip_bom_byte<E>(
+        &mut self,
+        byte: u8,
+        emit: &mut impl FnMut(Record) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        if self.offset >= BOM.len() {
+            return Ok(false);
+        }
+        if self.offset == self.bom_seen && byte == BOM[self.offset] {
+            self.offset += 1;
+            self.bom_seen += 1;
+            return Ok(true);
+        }
+        // Not a BOM after all: replay what was held back.
+        let held = self.bom_seen;
+        self.offset = BOM.len();
+        self.bom_seen = 0;
+        for &b in &BOM[..held] {
+            self.step(b, emit)?;
+        }
+        Ok(false)
+    }
+
+    fn step<E>(
+        &mut self,
+        byte: u8,
+        emit: &mut impl FnMut(Record) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.in_record {
+            self.in_record = true;
+            self.record_line = self.line;
+        }
+        match (self.state, byte) {
+            (State::Quoted, b'"') => {
+                self.raw.push(byte);
+                self.state = State::QuoteInQuoted;
+            }
+            (State::Quoted, _) => self.push_content(byte),
+            (State::FieldStart, b'"') => {
+                self.raw.push(byte);
+                self.state = State::Quoted;
+            }
+            (State::QuoteInQuoted, b'"') => {
+                self.push_content(byte);
+                self.state = State::Quoted;
+            }
+            (State::QuoteInQuoted, b'\r') => {
+                self.raw.push(byte);
+                self.state = State::CarriageAfterQuote;
+            }
+            (State::CarriageAfterQuote, b'\n') => {
+                self.raw.pop();
+                self.end_record(emit)?;
+            }
+            (State::CarriageAfterQuote, _) => {
+                self.broken = Some("text after a closing quote");
+                self.content.push(b'\r');
+                self.state = State::Unquoted;
+                return self.step(byte, emit);
+            }
+            (_, b',') => {
+                self.end_field();
+                self.raw.push(byte);
+                self.field_raw_start = self.raw.len();
+                self.state = State::FieldStart;
+            }
+            (_, b'\n') => {
+                if self.state == State::Unquoted && self.raw.last() == Some(&b'\r') {
+                    self.raw.pop();
+                    self.content.pop();
+                }
+                self.end_record(emit)?;
+            }
+            (State::QuoteInQuoted, _) => {
+                self.broken = Some("text after a closing quote");
+                self.state = State::Unquoted;
+                self.push_content(byte);
+            }
+            (State::FieldStart | State::Unquoted, _) => {
+                self.state = State::Unquoted;
+                self.push_content(byte);
+            }
+        }
+        Ok(())
+    }
+
+    fn push_content(&mut self, byte: u8) {
+        self.raw.push(byte);
+        self.content.push(byte);
+        if byte == b'\n' {
+            self.line += 1;
+        }
+    }
+
+    fn end_field(&mut self) {
+        self.ends.push(self.content.len());
+        self.spans.push((self.field_raw_start, self.raw.len()));
+    }
+
+    fn end_record<E>(&mut self, emit: &mut impl FnMut(Record) -> Result<(), E>) -> Result<(), E> {
+        self.end_field();
+        let blank = self.raw.is_empty();
+        let result = if blank {
+            Ok(())
+        } else {
+            emit(Record {
+                line: self.record_line,
+                raw: &self.raw,
+                content: &self.content,
+                ends: &self.ends,
+                spans: &self.spans,
+                broken: self.broken,
+            })
+        };
+        // Called at a line's `\n`, or at the end of the file where the count no longer matters.
+        self.line += 1;
+        self.reset();
+        result
+    }
+
+    fn reset(&mut self) {
+        self.state = State::FieldStart;
+        self.in_record = false;
+        self.raw.clear();
+        self.content.clear();
+        self.ends.clear();
+        self.spans.clear();
+        self.field_raw_start = 0;
+        self.broken = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (line, fields, broken) of every record of `input`, fed in chunks of `chunk`.
+    fn split(input: &[u8], chunk: usize) -> Vec<(i64, Vec<String>, Option<&'static str>)> {
+        let mut out = Vec::new();
+        let mut splitter = CsvSplitter::default();
+        let mut emit = |r: Record| -> Result<(), ()> {
+            let fields = (0..r.field_count())
+                .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                .collect();
+            out.push((r.line, fields, r.broken));
+            Ok(())
+        };
+        for part in input.chunks(chunk.max(1)) {
+            splitter.feed(part, &mut emit).unwrap();
+        }
+        splitter.finish(&mut emit).unwrap();
+        out
+    }
+
+    fn fields(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn quoted_fields_may_span_lines_and_escape_quotes() {
+        let input = b"a,b\n\"x\ny\",\"say \"\"hi\"\"\"\n3,4\n";
+        for chunk in [1, 2, 1000] {
+            let got = split(input, chunk);
+            assert_eq!(got[0], (1, fields(&["a", "b"]), None));
+            assert_eq!(got[1], (2, fields(&["x\ny", "say \"hi\""]), None));
+            assert_eq!(got[2], (4, fields(&["3", "4"]), None));
+        }
+    }
+
+    #[test]
+    fn blank_lines_are_not_records_but_count_as_lines() {
+        let got = split(b"h\r\n\r\n\nv\r\n", 3);
+        assert_eq!(
+            got,
+            vec![(1, fields(&["h"]), None), (4, fields(&["v"]), None)]
+        );
+    }
+
+    #[test]
+    fn crlf_and_lf_both_end_lines() {
+        let got = split(b"a,b\r\n\"c\"\r\nd,e", 1);
+        assert_eq!(got[0].1, fields(&["a", "b"]));
+        assert_eq!(got[1], (2, fields(&["c"]), None));
+        assert_eq!(got[2], (3, fields(&["d", "e"]), None));
+    }
+
+    #[test]
+    fn text_after_a_closing_quote_is_broken() {
+        let got = split(b"\"ab\"c,d\nok,1\n", 1);
+        assert_eq!(got[0].2, Some("text after a closing quote"));
+        assert_eq!(got[1], (2, fields(&["ok", "1"]), None));
+    }
+
+    #[test]
+    fn an_unclosed_quote_runs_to_the_end_of_the_file() {
+        let got = split(b"a,b\n\"x,1\n2,3\n", 4);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].2, Some("quote never closed"));
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_ordinary() {
+        let got = split(b"ab\"c,d\n", 1);
+        assert_eq!(got[0], (1, fields(&["ab\"c", "d"]), None));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_even_across_chunks() {
+        assert_eq!(split(b"\xEF\xBB\xBFid\n1\n", 1)[0].1, fields(&["id"]));
+        assert_eq!(split(b"\xEFx\n", 1)[0].1, vec!["\u{FFFD}x".to_string()]);
+    }
+
+    #[test]
+    fn raw_spans_cover_quotes() {
+        let mut splitter = CsvSplitter::default();
+        let mut spans = Vec::new();
+        let mut emit = |r: Record| -> Result<(), ()> {
+            spans = (0..r.field_count()).map(|i| r.raw_span(i)).collect();
+            Ok(())
+        };
+        splitter.feed(b"1,\"a,b\",c", &mut emit).unwrap();
+        splitter.finish(&mut emit).unwrap();
+        assert_eq!(spans, vec![(0, 1), (2, 7), (8, 9)]);
+    }
+}

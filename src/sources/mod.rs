@@ -1,0 +1,269 @@
+//! Sources: list the exports of a date, read them (CSV, NDJSON, Parquet),
+//! check every row, and stage the typed rows and the rejected ones as local
+//! Parquet for the quality step. Memory stays bounded: files are streamed
+//! and handled one batch at a time.
+
+mod csv;
+mod csv_split;
+mod decode;
+pub mod listing;
+mod ndjson;
+mod object_reader;
+mod parquet_in;
+mod raw;
+pub mod spec;
+mod validate;
+pub mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path as FsPath, PathBuf};
+
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+pub use csv::{REDACTED, WITHHELD};
+pub use listing::{Format, InputFile};
+
+use crate::calendar::Calendar;
+use crate::config::{Params, SourceName, SourceSettings};
+use crate::error::{Error, Result};
+use crate::storage::Location;
+use raw::RawBatch;
+use validate::{CheckContext, check_batch};
+
+/// What reading one source produced.
+#[derive(Debug)]
+pub struct SourceRead {
+    pub source: SourceName,
+    pub location: String,
+    pub files: Vec<InputFile>,
+    pub rows_read: u64,
+    /// Rows rejected by the row checks, by reason.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub warnings: Vec<String>,
+    /// Local Parquet of the rows that passed the row checks.
+    pub staged: PathBuf,
+    /// Local Parquet of the rows that failed them (the `rejected` columns).
+    pub rejected: PathBuf,
+}
+
+/// Lists, selects and reads one source for the run date.
+pub async fn read_source(
+    source: SourceName,
+    settings: &SourceSettings,
+    location: &Location,
+    calendar: &Calendar,
+    params: &Params,
+    work_dir: &FsPath,
+) -> Result<SourceRead> {
+    let metas = listing::list(location).await?;
+    let selection = listing::select(source, location, &metas, calendar);
+    check_ready(source, location, &selection, calendar, params)?;
+    let mut read = SourceRead {
+        source,
+        location: location.to_string(),
+        files: Vec::new(),
+        rows_read: 0,
+        rejected_by_reason: BTreeMap::new(),
+        warnings: selection.warnings,
+        staged: work_dir.join(format!("staged_{source}.parquet")),
+        rejected: work_dir.join(format!("rejected_{source}.parquet")),
+    };
+    if !selection.exists && source != SourceName::Customers {
+        read.warnings
+            .push(format!("{source}: nothing at {location}; reading no rows"));
+    }
+    let mut sink = StageSink::create(source, &read.staged, &read.rejected)?;
+    let mut extra = BTreeSet::new();
+    for file in &selection.files {
+        let ctx = CheckContext {
+            source,
+            currency: &params.currency,
+            as_of: calendar.as_of,
+            file: &file.relative,
+            dt: file.dt,
+        };
+        let found = read_file(location, file, settings, &ctx, &mut sink).await?;
+        read.rows_read += found.records;
+        extra.extend(found.extra_columns);
+        if found.empty {
+            read.warnings.push(format!(
+                "{source}: '{}' has no header line; read as empty",
+                file.relative
+            ));
+        }
+    }
+    if !extra.is_empty() {
+        let names: Vec<String> = extra.into_iter().collect();
+        read.warnings.push(format!(
+            "{source}: ignoring extra columns: {}",
+            names.join(", ")
+        ));
+    }
+    read.rejected_by_reason = sink.finish()?;
+    read.files = selection.files;
+    Ok(read)
+}
+
+fn check_ready(
+    source: SourceName,
+    location: &Location,
+    selection: &listing::Selection,
+    calendar: &Calendar,
+    params: &Params,
+) -> Result<()> {
+    if source == SourceName::Customers && selection.files.is_empty() {
+        let why = if selection.exists {
+            format!(
+                "no customers partition with dt <= {} under {location}",
+                calendar.as_of
+            )
+        } else {
+            format!("no customers files under {location}")
+        };
+        return Err(Error::NotReady(why));
+    }
+    let required = params.require_partition_for_as_of.contains(&source);
+    if required && !selection.partitions.contains(&calendar.as_of) {
+        return Err(Error::NotReady(format!(
+            "{source} partition dt={} is missing under {location} (required by require_partition_for_as_of)",
+            calendar.as_of
+        )));
+    }
+    Ok(())
+}
+
+/// What reading one file found.
+struct FileFound {
+    records: u64,
+    extra_columns: BTreeSet<String>,
+    /// A CSV file without a header line.
+    empty: bool,
+}
+
+async fn read_file(
+    location: &Location,
+    file: &InputFile,
+    settings: &SourceSettings,
+    ctx: &CheckContext<'_>,
+    sink: &mut StageSink,
+) -> Result<FileFound> {
+    let label = format!("{}/{}", location, file.relative);
+    let columns = spec::columns(ctx.source);
+    let mut on_batch = |batch: RawBatch| sink.write(&batch, ctx);
+    match file.format {
+        Format::Parquet => {
+            let stats = parquet_in::read_parquet(
+                std::sync::Arc::clone(&location.store),
+                file.path.clone(),
+                file.size,
+                columns,
+                &label,
+                &mut on_batch,
+            )
+            .await?;
+            Ok(FileFound {
+                records: stats.records,
+                extra_columns: stats.extra_columns,
+                empty: false,
+            })
+        }
+        Format::Csv => {
+            let mut reader = csv::CsvReader::new(columns, settings.encoding, &label);
+            stream_file(location, file, &label, |chunk| {
+                reader.feed(chunk, &mut on_batch)
+            })
+            .await?;
+            reader.finish(&mut on_batch)?;
+            let empty = !reader.has_header();
+            Ok(FileFound {
+                records: reader.records,
+                extra_columns: reader.extra_columns,
+                empty,
+            })
+        }
+        Format::Ndjson => {
+            let mut reader = ndjson::NdjsonReader::new(columns, settings.encoding);
+            stream_file(location, file, &label, |chunk| {
+                reader.feed(chunk, &mut on_batch)
+            })
+            .await?;
+            reader.finish(&mut on_batch)?;
+            Ok(FileFound {
+                records: reader.records,
+                extra_columns: reader.extra_columns,
+                empty: false,
+            })
+        }
+    }
+}
+
+/// Feeds an object's bytes to `feed` as they arrive.
+async fn stream_file(
+    location: &Location,
+    file: &InputFile,
+    label: &str,
+    mut feed: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let got = location
+        .store
+        .get(&file.path)
+        .await
+        .map_err(|e| Error::storage(format!("reading {label}"), e))?;
+    let mut chunks = got.into_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| Error::storage(format!("reading {label}"), e))?;
+        feed(&chunk)?;
+    }
+    Ok(())
+}
+
+/// Local Parquet writers for one source's staged and rejected rows.
+struct StageSink {
+    staged: ArrowWriter<File>,
+    rejected: ArrowWriter<File>,
+    by_reason: BTreeMap<String, u64>,
+}
+
+impl StageSink {
+    fn create(source: SourceName, staged: &FsPath, rejected: &FsPath) -> Result<StageSink> {
+        let props = || {
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+                .build()
+        };
+        Ok(StageSink {
+            staged: ArrowWriter::try_new(
+                File::create(staged)?,
+                spec::staged_schema(source),
+                Some(props()),
+            )?,
+            rejected: ArrowWriter::try_new(
+                File::create(rejected)?,
+                spec::rejected_schema(),
+                Some(props()),
+            )?,
+            by_reason: BTreeMap::new(),
+        })
+    }
+
+    fn write(&mut self, batch: &RawBatch, ctx: &CheckContext) -> Result<()> {
+        let checked = check_batch(batch, ctx)?;
+        self.staged.write(&checked.staged)?;
+        self.rejected.write(&checked.rejected)?;
+        for (reason, n) in checked.by_reason {
+            *self.by_reason.entry(reason.to_owned()).or_default() += n;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<BTreeMap<String, u64>> {
+        self.staged.close()?;
+        self.rejected.close()?;
+        Ok(self.by_reason)
+    }
+}

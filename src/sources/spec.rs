@@ -1,0 +1,157 @@
+//! The columns of each input (SPEC §2's tables), in the order that decides
+//! which check a row fails first (SPEC §6 "order of checks").
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::config::SourceName;
+
+/// How a column's text is checked and typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Date,
+    Amount,
+    Double,
+    Currency,
+}
+
+/// One column of an input.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// A date that may not lie after the run date.
+    pub not_future: bool,
+    /// Personal data: never written anywhere, redacted in `raw`.
+    pub personal: bool,
+}
+
+const fn col(name: &'static str, kind: Kind, required: bool) -> Column {
+    Column {
+        name,
+        kind,
+        required,
+        not_future: false,
+        personal: false,
+    }
+}
+
+const fn not_future(c: Column) -> Column {
+    Column {
+        not_future: true,
+        ..c
+    }
+}
+
+const fn personal(c: Column) -> Column {
+    Column {
+        personal: true,
+        ..c
+    }
+}
+
+const BILLING: &[Column] = &[
+    col("invoice_id", Kind::Text, true),
+    col("line_no", Kind::Int, true),
+    col("customer_id", Kind::Text, true),
+    not_future(col("invoice_date", Kind::Date, true)),
+    col("service", Kind::Text, false),
+    col("amount", Kind::Amount, true),
+    col("currency", Kind::Currency, true),
+];
+
+const CUSTOMERS: &[Column] = &[
+    col("customer_id", Kind::Text, true),
+    personal(col("name", Kind::Text, false)),
+    personal(col("phone", Kind::Text, false)),
+    col("region", Kind::Text, false),
+    col("segment", Kind::Text, false),
+    not_future(col("signup_date", Kind::Date, true)),
+    col("churn_date", Kind::Date, false),
+    col("account_manager", Kind::Text, false),
+    col("receivables_turnover", Kind::Double, false),
+    col("cooperation_score", Kind::Double, false),
+];
+
+const COSTS: &[Column] = &[
+    col("cost_id", Kind::Text, true),
+    col("customer_id", Kind::Text, true),
+    not_future(col("cost_date", Kind::Date, true)),
+    col("cost_type", Kind::Text, false),
+    col("amount", Kind::Amount, true),
+    col("currency", Kind::Currency, true),
+];
+
+/// The columns of a source, in SPEC order.
+pub fn columns(source: SourceName) -> &'static [Column] {
+    match source {
+        SourceName::Billing => BILLING,
+        SourceName::Customers => CUSTOMERS,
+        SourceName::Costs => COSTS,
+    }
+}
+
+/// The key columns whose duplicates are rejected.
+pub fn key(source: SourceName) -> &'static [&'static str] {
+    match source {
+        SourceName::Billing => &["invoice_id", "line_no"],
+        SourceName::Customers => &["customer_id"],
+        SourceName::Costs => &["cost_id"],
+    }
+}
+
+pub const MONEY: DataType = DataType::Decimal128(18, 2);
+
+fn data_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::Utf8,
+        Kind::Int => DataType::Int64,
+        Kind::Date => DataType::Date32,
+        Kind::Amount => MONEY,
+        Kind::Double => DataType::Float64,
+        Kind::Currency => DataType::Utf8,
+    }
+}
+
+/// The typed columns that are kept: no personal data, no currency (it is
+/// the pipeline's by then).
+pub fn kept_columns(source: SourceName) -> impl Iterator<Item = &'static Column> {
+    columns(source)
+        .iter()
+        .filter(|c| !c.personal && c.kind != Kind::Currency)
+}
+
+/// The schema of validated rows waiting for the duplicate and customer
+/// checks: the typed columns plus where each row came from.
+pub fn staged_schema(source: SourceName) -> SchemaRef {
+    let mut fields: Vec<Field> = kept_columns(source)
+        .map(|c| Field::new(c.name, data_type(c.kind), !c.required))
+        .collect();
+    fields.extend(provenance_fields());
+    Arc::new(Schema::new(fields))
+}
+
+/// `_dt` (the partition, null when unpartitioned), `_file`, `_line`, `_raw`.
+pub fn provenance_fields() -> [Field; 4] {
+    [
+        Field::new("_dt", DataType::Date32, true),
+        Field::new("_file", DataType::Utf8, false),
+        Field::new("_line", DataType::Int64, false),
+        Field::new("_raw", DataType::Utf8, false),
+    ]
+}
+
+/// The columns of the `rejected` table (SPEC §5), `source` being a partition.
+pub fn rejected_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, true),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+}

@@ -1,0 +1,321 @@
+//! Row checks of SPEC §2 "values" and §6 "order of checks", one pass over a
+//! [`RawBatch`]: the first failing check, reason by reason and within a
+//! reason column by column, rejects the row; the rest become typed columns.
+//! duplicate_key, churn_before_signup and unknown_customer need the whole
+//! source and are decided later, in SQL (see `quality`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
+    StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::filter;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use super::raw::RawBatch;
+use super::spec::{self, Column, Kind};
+use super::values::{date32, is_blank, parse_cents, parse_date, parse_double, parse_int};
+use crate::config::SourceName;
+use crate::error::Result;
+
+/// What the checks compare against, and where the batch came from.
+pub struct CheckContext<'a> {
+    pub source: SourceName,
+    pub currency: &'a str,
+    pub as_of: NaiveDate,
+    /// The file, relative to the source prefix.
+    pub file: &'a str,
+    pub dt: Option<NaiveDate>,
+}
+
+/// A checked batch: rows to stage, rows rejected, and counts by reason.
+pub struct Checked {
+    pub staged: RecordBatch,
+    pub rejected: RecordBatch,
+    pub by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// A value as it parsed, kept so each field is parsed once.
+#[derive(Clone, Copy)]
+enum Parsed {
+    Null,
+    Text,
+    Int(i64),
+    Date(NaiveDate),
+    Cents(i64),
+    Double(f64),
+    Bad,
+}
+
+struct Rejection {
+    reason: &'static str,
+    detail: String,
+}
+
+fn reject(reason: &'static str, detail: String) -> Rejection {
+    Rejection { reason, detail }
+}
+
+/// Checks every row of `batch`.
+pub fn check_batch(batch: &RawBatch, ctx: &CheckContext) -> Result<Checked> {
+    let columns = spec::columns(ctx.source);
+    let mut typed = TypedColumns::new(columns, batch.len());
+    let mut rejected = RejectedBuilder::default();
+    let mut keep = Vec::with_capacity(batch.len());
+    let mut parsed = vec![Parsed::Null; columns.len()];
+    for row in 0..batch.len() {
+        match check_row(batch, row, columns, ctx, &mut parsed) {
+            Ok(()) => {
+                typed.append(&parsed, batch, row);
+                keep.push(true);
+            }
+            Err(r) => {
+                typed.append_null();
+                rejected.push(ctx.file, batch.lines.value(row), r, batch.raws.value(row));
+                keep.push(false);
+            }
+        }
+    }
+    let staged = typed.finish(batch, ctx, &BooleanArray::from(keep))?;
+    let by_reason = rejected.counts.clone();
+    Ok(Checked {
+        staged,
+        rejected: rejected.finish()?,
+        by_reason,
+    })
+}
+
+fn field(batch: &RawBatch, column: usize, row: usize) -> Option<&str> {
+    let array = &batch.fields[column];
+    array.is_valid(row).then(|| array.value(row))
+}
+
+fn check_row(
+    batch: &RawBatch,
+    row: usize,
+    columns: &[Column],
+    ctx: &CheckContext,
+    parsed: &mut [Parsed],
+) -> Result<(), Rejection> {
+    if batch.malformed.is_valid(row) {
+        return Err(reject(
+            "malformed_row",
+            batch.malformed.value(row).to_owned(),
+        ));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        let text = field(batch, i, row);
+        if c.required && is_blank(text) {
+            return Err(reject("missing_field", format!("missing {}", c.name)));
+        }
+        parsed[i] = parse(c.kind, text);
+    }
+    first_bad(columns, parsed, batch, row, &[Kind::Date], "bad_date")?;
+    first_bad(
+        columns,
+        parsed,
+        batch,
+        row,
+        &[Kind::Int, Kind::Amount, Kind::Double],
+        "bad_number",
+    )?;
+    for (i, c) in columns.iter().enumerate() {
+        let text = field(batch, i, row).unwrap_or("");
+        if c.kind == Kind::Currency && text != ctx.currency {
+            return Err(reject("bad_currency", format!("{} '{text}'", c.name)));
+        }
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if let (true, Parsed::Date(d)) = (c.not_future, parsed[i])
+            && d > ctx.as_of
+        {
+            let detail = format!("{} {d} is after as_of {}", c.name, ctx.as_of);
+            return Err(reject("future_date", detail));
+        }
+    }
+    Ok(())
+}
+
+/// The first column of one of `kinds` whose value did not parse.
+fn first_bad(
+    columns: &[Column],
+    parsed: &[Parsed],
+    batch: &RawBatch,
+    row: usize,
+    kinds: &[Kind],
+    reason: &'static str,
+) -> Result<(), Rejection> {
+    for (i, c) in columns.iter().enumerate() {
+        if kinds.contains(&c.kind) && matches!(parsed[i], Parsed::Bad) {
+            let text = field(batch, i, row).unwrap_or("");
+            return Err(reject(reason, format!("{} '{text}'", c.name)));
+        }
+    }
+    Ok(())
+}
+
+fn parse(kind: Kind, text: Option<&str>) -> Parsed {
+    let Some(text) = text.filter(|t| !is_blank(Some(t))) else {
+        return Parsed::Null;
+    };
+    let bad_if_none = |p: Option<Parsed>| p.unwrap_or(Parsed::Bad);
+    match kind {
+        Kind::Text | Kind::Currency => Parsed::Text,
+        Kind::Int => bad_if_none(parse_int(text).map(Parsed::Int)),
+        Kind::Date => bad_if_none(parse_date(text).map(Parsed::Date)),
+        Kind::Amount => bad_if_none(parse_cents(text).map(Parsed::Cents)),
+        Kind::Double => bad_if_none(parse_double(text).map(Parsed::Double)),
+    }
+}
+
+/// Builders for the kept, typed columns of one source.
+struct TypedColumns {
+    columns: Vec<(usize, Column)>,
+    builders: Vec<TypedBuilder>,
+}
+
+enum TypedBuilder {
+    Text(StringBuilder),
+    Int(Int64Builder),
+    Date(Date32Builder),
+    Amount(Decimal128Builder),
+    Double(Float64Builder),
+}
+
+impl TypedColumns {
+    fn new(columns: &[Column], capacity: usize) -> Self {
+        let kept: Vec<(usize, Column)> = columns
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, c)| !c.personal && c.kind != Kind::Currency)
+            .collect();
+        let builders = kept
+            .iter()
+            .map(|(_, c)| match c.kind {
+                Kind::Text | Kind::Currency => TypedBuilder::Text(StringBuilder::new()),
+                Kind::Int => TypedBuilder::Int(Int64Builder::with_capacity(capacity)),
+                Kind::Date => TypedBuilder::Date(Date32Builder::with_capacity(capacity)),
+                Kind::Amount => TypedBuilder::Amount(
+                    Decimal128Builder::with_capacity(capacity)
+                        .with_precision_and_scale(18, 2)
+                        .expect("18,2 is a valid decimal type"),
+                ),
+                Kind::Double => TypedBuilder::Double(Float64Builder::with_capacity(capacity)),
+            })
+            .collect();
+        TypedColumns {
+            columns: kept,
+            builders,
+        }
+    }
+
+    fn append(&mut self, parsed: &[Parsed], batch: &RawBatch, row: usize) {
+        for ((i, _), builder) in self.columns.iter().zip(&mut self.builders) {
+            match (builder, parsed[*i]) {
+                (TypedBuilder::Text(b), Parsed::Text) => b.append_option(field(batch, *i, row)),
+                (TypedBuilder::Int(b), Parsed::Int(v)) => b.append_value(v),
+                (TypedBuilder::Date(b), Parsed::Date(d)) => b.append_value(date32(d)),
+                (TypedBuilder::Amount(b), Parsed::Cents(v)) => b.append_value(i128::from(v)),
+                (TypedBuilder::Double(b), Parsed::Double(v)) => b.append_value(v),
+                (b, _) => b.append_null(),
+            }
+        }
+    }
+
+    fn append_null(&mut self) {
+        for builder in &mut self.builders {
+            builder.append_null();
+        }
+    }
+
+    /// The accepted rows with their provenance columns.
+    fn finish(
+        self,
+        batch: &RawBatch,
+        ctx: &CheckContext,
+        keep: &BooleanArray,
+    ) -> Result<RecordBatch> {
+        let rows = batch.len();
+        let mut arrays: Vec<ArrayRef> = self
+            .builders
+            .into_iter()
+            .map(TypedBuilder::finish)
+            .collect();
+        let dt = ctx.dt.map(date32);
+        let mut dts = Date32Builder::with_capacity(rows);
+        for _ in 0..rows {
+            dts.append_option(dt);
+        }
+        arrays.push(Arc::new(dts.finish()));
+        arrays.push(Arc::new(StringArray::from(vec![ctx.file; rows])));
+        arrays.push(Arc::new(batch.lines.clone()));
+        arrays.push(Arc::new(batch.raws.clone()));
+        let arrays = arrays
+            .iter()
+            .map(|a| filter(a, keep))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(
+            spec::staged_schema(ctx.source),
+            arrays,
+        )?)
+    }
+}
+
+impl TypedBuilder {
+    fn append_null(&mut self) {
+        match self {
+            TypedBuilder::Text(b) => b.append_null(),
+            TypedBuilder::Int(b) => b.append_null(),
+            TypedBuilder::Date(b) => b.append_null(),
+            TypedBuilder::Amount(b) => b.append_null(),
+            TypedBuilder::Double(b) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            TypedBuilder::Text(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Int(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Date(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Amount(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Double(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Rows of the `rejected` table, built as they are found.
+#[derive(Default)]
+pub struct RejectedBuilder {
+    file: StringBuilder,
+    line: Int64Builder,
+    reason: StringBuilder,
+    detail: StringBuilder,
+    raw: StringBuilder,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl RejectedBuilder {
+    fn push(&mut self, file: &str, line: i64, r: Rejection, raw: &str) {
+        self.file.append_value(file);
+        self.line.append_value(line);
+        self.reason.append_value(r.reason);
+        self.detail.append_value(&r.detail);
+        self.raw.append_value(raw);
+        *self.counts.entry(r.reason).or_default() += 1;
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.file.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.reason.finish()),
+            Arc::new(self.detail.finish()),
+            Arc::new(self.raw.finish()),
+        ];
+        Ok(RecordBatch::try_new(spec::rejected_schema(), arrays)?)
+    }
+}

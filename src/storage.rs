@@ -1,0 +1,236 @@
+//! Object stores chosen by URL, the way datafusion-cli does: a local path or
+//! `file://`, `memory://`, `s3://`, `gs://`, `az://`/`abfss://`.
+//!
+//! Cloud stores start from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`)
+//! and take the pipeline's `storage_options` on top, so credentials never sit
+//! in the pipeline file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use datafusion::prelude::SessionContext;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// A folder in an object store: the store, its base URL and the prefix in it.
+#[derive(Clone)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    /// `scheme://authority/`, the key the store is registered under.
+    pub base: Url,
+    pub prefix: Path,
+}
+
+impl Location {
+    /// The location of `relative` (slash-separated) below this one.
+    pub fn child(&self, relative: &str) -> Location {
+        let mut prefix = self.prefix.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            prefix = prefix.clone().join(part);
+        }
+        Location {
+            store: Arc::clone(&self.store),
+            base: self.base.clone(),
+            prefix,
+        }
+    }
+
+    /// The object path of a file below this location.
+    pub fn path_of(&self, relative: &str) -> Path {
+        self.child(relative).prefix
+    }
+
+    /// The path of `path` relative to this location, `/`-separated.
+    pub fn relative(&self, path: &Path) -> String {
+        match path.prefix_match(&self.prefix) {
+            Some(parts) => parts
+                .map(|p| p.as_ref().to_owned())
+                .collect::<Vec<_>>()
+                .join("/"),
+            None => path.to_string(),
+        }
+    }
+
+    /// The URL DataFusion can read this location by.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.base, self.prefix)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.url())
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.url())
+    }
+}
+
+/// The stores of one run, built once per base URL and shared with DataFusion.
+pub struct Storage {
+    options: BTreeMap<String, String>,
+    stores: Mutex<BTreeMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl Storage {
+    pub fn new(options: BTreeMap<String, String>) -> Storage {
+        Storage {
+            options,
+            stores: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Uses `store` for every location under `base` (tests use this for `memory://`).
+    pub fn with_store(self, base: &str, store: Arc<dyn ObjectStore>) -> Result<Storage> {
+        let url = parse_url(base)?;
+        self.stores
+            .lock()
+            .map_err(|_| Error::internal("storage registry poisoned"))?
+            .insert(base_of(&url).to_string(), store);
+        Ok(self)
+    }
+
+    /// Resolves a location given as a URL or a local path.
+    pub fn location(&self, location: &str) -> Result<Location> {
+        let url = parse_url(location)?;
+        let base = base_of(&url);
+        let store = self.store_for(&url, &base)?;
+        let prefix = Path::from_url_path(url.path())
+            .map_err(|e| Error::config(format!("invalid location '{location}': {e}")))?;
+        Ok(Location {
+            store,
+            base,
+            prefix,
+        })
+    }
+
+    /// Registers every store built so far with DataFusion.
+    pub fn register_all(&self, ctx: &SessionContext) -> Result<()> {
+        let stores = self
+            .stores
+            .lock()
+            .map_err(|_| Error::internal("storage registry poisoned"))?;
+        for (base, store) in stores.iter() {
+            let url = Url::parse(base).map_err(|e| Error::internal(e.to_string()))?;
+            ctx.register_object_store(&url, Arc::clone(store));
+        }
+        Ok(())
+    }
+
+    fn store_for(&self, url: &Url, base: &Url) -> Result<Arc<dyn ObjectStore>> {
+        let mut stores = self
+            .stores
+            .lock()
+            .map_err(|_| Error::internal("storage registry poisoned"))?;
+        if let Some(store) = stores.get(base.as_str()) {
+            return Ok(Arc::clone(store));
+        }
+        let store = build_store(url, &self.options)?;
+        stores.insert(base.to_string(), Arc::clone(&store));
+        Ok(store)
+    }
+}
+
+/// A URL for a location; a plain path is a local folder.
+fn parse_url(location: &str) -> Result<Url> {
+    let looks_like_url = location.contains("://");
+    if looks_like_url {
+        return Url::parse(location)
+            .map_err(|e| Error::config(format!("invalid location '{location}': {e}")));
+    }
+    let absolute = std::path::absolute(location)
+        .map_err(|e| Error::config(format!("invalid local path '{location}': {e}")))?;
+    Url::from_directory_path(&absolute)
+        .map_err(|_| Error::config(format!("invalid local path '{location}'")))
+}
+
+fn base_of(url: &Url) -> Url {
+    let mut base = url.clone();
+    base.set_path("/");
+    base.set_query(None);
+    base.set_fragment(None);
+    base
+}
+
+/// One place maps a URL scheme to a store builder.
+fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::azure::MicrosoftAzureBuilder;
+    use object_store::gcp::GoogleCloudStorageBuilder;
+
+    let bad_option = |key: &str, e: object_store::Error| {
+        Error::config(format!(
+            "storage_options.{key}: not an option for {}: {e}",
+            url.scheme()
+        ))
+    };
+    let built = match url.scheme() {
+        "file" => return Ok(Arc::new(object_store::local::LocalFileSystem::new())),
+        "memory" => return Ok(Arc::new(object_store::memory::InMemory::new())),
+        "s3" | "s3a" => {
+            let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        "gs" => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        "az" | "azure" | "abfs" | "abfss" | "adl" => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            for (k, v) in options {
+                b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        other => {
+            return Err(Error::config(format!(
+                "unsupported location scheme '{other}://' (use a local path, file://, memory://, s3://, gs://, az:// or abfss://)"
+            )));
+        }
+    };
+    built.map_err(|e| Error::config(format!("cannot open store for {url}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_local_folders() {
+        let storage = Storage::new(BTreeMap::new());
+        let loc = storage.location("some/dir").unwrap();
+        assert_eq!(loc.base.scheme(), "file");
+        assert!(loc.url().ends_with("some/dir"));
+    }
+
+    #[test]
+    fn memory_stores_are_shared_by_base() {
+        let storage = Storage::new(BTreeMap::new());
+        let a = storage.location("memory://bucket/a").unwrap();
+        let b = storage.location("memory://bucket/b").unwrap();
+        assert!(Arc::ptr_eq(&a.store, &b.store));
+        assert_eq!(a.relative(&a.child("x/y.csv").prefix), "x/y.csv");
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let storage = Storage::new(BTreeMap::new());
+        assert!(matches!(
+            storage.location("ftp://x/y"),
+            Err(Error::Config(_))
+        ));
+    }
+}

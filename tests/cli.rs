@@ -1,0 +1,169 @@
+//! The command line as schedulers see it: verbs, flags, messages and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cvm_etl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const BASE: &str = "input: in\noutput: out\nas_of: 2026-03-31\n";
+
+#[test]
+fn validate_accepts_the_sample_pipeline() {
+    let o = cvm_etl(&["validate", "pipelines/sample.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("valid"));
+}
+
+#[test]
+fn validate_names_the_line_and_column_of_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.yaml", &format!("{BASE}mvc_shares: 0.1\n"));
+    let o = cvm_etl(&["validate", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("p.yaml:4:1") && e.contains("mvc_shares"), "{e}");
+}
+
+#[test]
+fn validate_refuses_bad_parameter_values_at_their_line() {
+    let cases = [
+        ("window_months: 0\n", "p.yaml:4:16"),
+        ("trend_months: 1.5\n", "p.yaml:4:15"),
+        ("mgc_share: 1.2\n", "p.yaml:4:12"),
+        ("score_weights: {profit: 0}\n", "p.yaml:4"),
+        ("score_weights: {margin: 1}\n", "p.yaml:4"),
+        ("score_weights: {}\n", "p.yaml:4"),
+        (
+            "tier_policy: {MVC: {points_multiplier: 3, action: retain}}\n",
+            "p.yaml:4",
+        ),
+        (
+            "tier_policy:\n  MVC: {points_multiplier: 3.5, action: retain}\n",
+            "p.yaml:5",
+        ),
+        ("as_of: 2026-02-30\n", "p.yaml:4"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (yaml, at) in cases {
+        let base = BASE.replace("as_of: 2026-03-31\n", "");
+        let p = write(dir.path(), "p.yaml", &format!("{base}name: x\n{yaml}"));
+        let o = cvm_etl(&["validate", &p]);
+        assert_eq!(o.status.code(), Some(2), "{yaml}");
+        let e = stderr(&o);
+        assert!(e.contains(at), "{yaml}: {e}");
+    }
+}
+
+#[test]
+fn set_overrides_take_yaml_values_under_their_spec_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.yaml", BASE);
+    let ok = [
+        "mvc_share=0.07",
+        "score_weights={profit: 0.5, revenue: 0.3, cooperation_score: 0.2}",
+        "churn_reduction_scenarios=[0.01, 0.1]",
+        "require_partition_for_as_of=[billing]",
+        "sources.customers.encoding=gb18030",
+        "sources.billing.path=s3://bucket/billing",
+    ];
+    for set in ok {
+        let o = cvm_etl(&["validate", &p, "--set", set]);
+        assert!(o.status.success(), "{set}: {}", stderr(&o));
+    }
+    for bad in [
+        "mvc_share=2",
+        "window_months=0",
+        "no_such=1",
+        "sources.billing.encoding=latin1",
+        "mvc_share",
+    ] {
+        let o = cvm_etl(&["validate", &p, "--set", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains("--set"), "{bad}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_missing_environment_variable_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "p.yaml",
+        &format!("{BASE}currency: ${{CVM_TEST_UNSET_VAR}}\n"),
+    );
+    let o = cvm_etl(&["validate", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("CVM_TEST_UNSET_VAR") && e.contains("p.yaml:4:11"),
+        "{e}"
+    );
+}
+
+#[test]
+fn environment_variables_are_substituted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "p.yaml",
+        &format!("{BASE}currency: ${{CVM_TEST_CURRENCY}}\n"),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args(["validate", &p])
+        .env("CVM_TEST_CURRENCY", "EUR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn every_verb_documents_its_flags() {
+    for verb in ["run", "validate", "sample-data"] {
+        let o = cvm_etl(&[verb, "--help"]);
+        assert!(o.status.success());
+        let help = String::from_utf8_lossy(&o.stdout);
+        if verb != "sample-data" {
+            for flag in ["--set", "--as-of", "--input", "--output"] {
+                assert!(help.contains(flag), "{verb} --help lacks {flag}");
+            }
+        }
+    }
+}
+
+#[test]
+fn inputs_not_ready_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "input: {0}/in\noutput: {0}/out\nas_of: 2026-03-31\n",
+            dir.path().display()
+        ),
+    );
+    let o = cvm_etl(&["run", &p]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("customers"));
+}
+
+#[test]
+fn unusable_flags_exit_2() {
+    let o = cvm_etl(&["run", "pipelines/sample.yaml", "--as-of", "2026-13-01"]);
+    assert_eq!(o.status.code(), Some(2));
+}

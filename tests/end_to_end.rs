@@ -1,0 +1,155 @@
+//! The binary on the shipped sample: the README's first command, checked.
+
+use std::process::Command;
+
+fn manifest_of(output: &std::path::Path) -> serde_json::Value {
+    let runs = output.join("_runs/as_of=2026-10-31");
+    let entry = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
+    serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap()
+}
+
+#[test]
+fn the_sample_pipeline_runs_and_accounts_for_every_row() {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args(["run", "pipelines/sample.yaml", "--output"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        stdout,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("billing"), "{stdout}");
+
+    let m = manifest_of(out.path());
+    assert_eq!(m["status"], "succeeded");
+    assert_eq!(m["exit_code"], 0);
+    for source in ["customers", "billing", "costs"] {
+        let c = &m["sources"][source];
+        let read = c["rows_read"].as_u64().unwrap();
+        let accepted = c["rows_accepted"].as_u64().unwrap();
+        let rejected = c["rows_rejected"].as_u64().unwrap();
+        assert!(read > 0, "{source}");
+        assert_eq!(read, accepted + rejected, "{source}");
+        let by_reason: u64 = c["rejected_by_reason"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(by_reason, rejected, "{source}");
+    }
+    // The sample carries bad rows of several reasons on purpose.
+    let billing_reasons = m["sources"]["billing"]["rejected_by_reason"]
+        .as_object()
+        .unwrap();
+    for reason in [
+        "bad_number",
+        "bad_date",
+        "missing_field",
+        "bad_currency",
+        "unknown_customer",
+        "duplicate_key",
+        "malformed_row",
+    ] {
+        assert!(
+            billing_reasons.contains_key(reason),
+            "billing lacks {reason}: {billing_reasons:?}"
+        );
+    }
+    assert!(
+        m["sources"]["billing"]["rows_out_of_scope"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let inputs = m["inputs"].as_array().unwrap();
+    assert!(inputs.iter().any(|i| i["format"] == "parquet"));
+    assert!(inputs.iter().any(|i| i["format"] == "ndjson"));
+    assert!(inputs.iter().all(|i| i["size"].as_u64().unwrap() > 0));
+    // Customers come from the latest snapshot only.
+    let customer_files: Vec<_> = inputs
+        .iter()
+        .filter(|i| i["source"] == "customers")
+        .collect();
+    assert_eq!(customer_files.len(), 1);
+    assert!(m["stages"].as_array().unwrap().len() >= 3);
+
+    // No personal data anywhere in the manifest or in the rejected rows.
+    assert!(
+        !has_phone_number(&m.to_string()),
+        "a phone number leaked into the manifest"
+    );
+    let rejected = std::fs::read_dir(
+        out.path()
+            .join("rejected/as_of=2026-10-31/source=customers"),
+    )
+    .unwrap()
+    .count();
+    assert!(rejected >= 1);
+}
+
+#[test]
+fn the_shipped_sample_is_what_the_generator_makes() {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args([
+            "sample-data",
+            "--customers",
+            "300",
+            "--months",
+            "14",
+            "--seed",
+            "42",
+            "--end-month",
+            "2026-10",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shipped = std::path::Path::new("examples/sample");
+    let mut compared = 0;
+    for entry in walk(out.path()) {
+        let relative = entry.strip_prefix(out.path()).unwrap();
+        let ours = std::fs::read(&entry).unwrap();
+        let theirs = std::fs::read(shipped.join(relative)).unwrap_or_default();
+        assert!(
+            ours == theirs,
+            "examples/sample/{} differs from the generator's output",
+            relative.display()
+        );
+        compared += 1;
+    }
+    assert!(compared > 10);
+    assert_eq!(
+        walk(shipped).len(),
+        compared,
+        "examples/sample holds files the generator does not make"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `138` followed by eight digits, the shape of the sample's phone numbers.
+fn has_phone_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(10))
+        .any(|i| b[i..].starts_with(b"138") && b[i + 3..i + 11].iter().all(u8::is_ascii_digit))
+}

@@ -1,0 +1,126 @@
+//! SPEC §4.4 Customers in scope and their value: sums, growth, potential,
+//! score (PERCENT_RANK of each factor) and value_rank.
+
+use super::world::*;
+
+#[tokio::test]
+async fn sums_growth_potential_and_uplift() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 1");
+    w.customer("C1", "2025-01-01", None)
+        .bill("C1", "2026-01-10", "100.00")
+        .bill("C1", "2026-02-10", "100.00")
+        .bill("C1", "2026-03-10", "130.00")
+        .cost("C1", "2026-03-11", "30.00");
+    let out = w.run().await;
+    let rows = out
+        .rows(
+            "SELECT revenue_w, cost_w, profit_w, recent_revenue, previous_revenue, recent_profit,
+                    growth_rate, potential_w, uplift, tenure_months
+             FROM customer_value",
+        )
+        .await;
+    // recent = March, previous = February; potential = 100 × 3 / 1.
+    assert_eq!(
+        rows,
+        [row(&[
+            "330.00", "30.00", "300.00", "130.00", "100.00", "100.00", "0.3", "300.00", "0.00",
+            "14"
+        ])]
+    );
+}
+
+#[tokio::test]
+async fn potential_is_rounded_once_half_away_from_zero() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 2");
+    // recent_profit 0.01 over Feb-Mar: potential = 0.01 × 3 / 2 = 0.015 → 0.02.
+    w.customer("C1", "2025-01-01", None)
+        .bill("C1", "2026-03-10", "0.01");
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT potential_w, uplift FROM customer_value")
+            .await,
+        [row(&["0.02", "0.01"])]
+    );
+}
+
+#[tokio::test]
+async fn percent_rank_puts_nulls_first_and_shares_ties() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("score_weights: {cooperation_score: 1}");
+    for (id, coop, amount) in [
+        ("A", "", "10.00"),
+        ("B", "50", "10.00"),
+        ("C", "50", "20.00"),
+        ("D", "80", "10.00"),
+    ] {
+        w.customer_scored(id, "", coop)
+            .bill(id, "2026-01-05", amount);
+    }
+    let out = w.run().await;
+    let rows = out
+        .rows("SELECT customer_id, score, value_rank FROM customer_value ORDER BY value_rank")
+        .await;
+    let third = (1.0f64 / 3.0).to_string();
+    assert_eq!(
+        rows,
+        [
+            row(&["D", "1.0", "1"]),
+            row(&["C", &third, "2"]),
+            row(&["B", &third, "3"]),
+            row(&["A", "0.0", "4"])
+        ]
+    );
+}
+
+#[tokio::test]
+async fn value_rank_breaks_ties_by_profit_then_customer_id() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("score_weights: {receivables_turnover: 1}");
+    for (id, amount) in [("X", "5.00"), ("Z", "10.00"), ("Y", "10.00")] {
+        w.customer_scored(id, "", "").bill(id, "2026-01-05", amount);
+    }
+    let out = w.run().await;
+    let ids = out
+        .column("SELECT customer_id FROM customer_value ORDER BY value_rank")
+        .await;
+    assert_eq!(ids, ["Y", "Z", "X"]);
+}
+
+#[tokio::test]
+async fn a_single_customer_scores_zero() {
+    let mut w = World::new("2026-03-31", 3);
+    w.customer("C1", "2025-01-01", None)
+        .bill("C1", "2026-01-05", "1.00");
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT score, value_rank FROM customer_value")
+            .await,
+        [row(&["0.0", "1"])]
+    );
+}
+
+#[tokio::test]
+async fn weights_over_several_factors_are_normalised_by_their_sum() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("score_weights: {profit: 0.5, revenue: 0.3, cooperation_score: 0.2}");
+    // profit ranks: P1 < P2 < P3; revenue ranks: P3 < P1 < P2; cooperation: P2 (null) < P3 < P1.
+    w.customer_scored("P1", "", "90")
+        .bill("P1", "2026-01-05", "20.00")
+        .cost("P1", "2026-01-06", "15.00");
+    w.customer_scored("P2", "", "")
+        .bill("P2", "2026-01-05", "30.00")
+        .cost("P2", "2026-01-06", "20.00");
+    w.customer_scored("P3", "", "10")
+        .bill("P3", "2026-01-05", "12.00");
+    let out = w.run().await;
+    let rows = out
+        .rows("SELECT customer_id, score FROM customer_value ORDER BY value_rank")
+        .await;
+    // P3: 0.5·1 + 0.3·0 + 0.2·0.5 = 0.6; P2: 0.5·0.5 + 0.3·1 + 0 = 0.55; P1: 0 + 0.15 + 0.2 = 0.35.
+    let expect = |x: f64| x.to_string();
+    assert_eq!(rows[0], row(&["P3", &expect(0.6)]));
+    assert_eq!(rows[1], row(&["P2", &expect(0.55)]));
+    assert_eq!(rows[2], row(&["P1", &expect(0.35)]));
+}

@@ -1,0 +1,89 @@
+//! SPEC §5: the outputs are Hive-partitioned Parquet that other engines read
+//! with no glue. DuckDB (Python package) reads the sample run back.
+
+use std::process::Command;
+
+fn duckdb_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn duckdb_reads_every_table_back_with_the_spec_types() {
+    if !duckdb_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the duckdb Python package"
+        );
+        eprintln!("skipped: python3 -c 'import duckdb' fails here (pip install duckdb)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args(["run", "pipelines/sample.yaml", "--output"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let read = Command::new("python3")
+        .arg("tests/readback.py")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+
+    let manifest = manifest_of(out.path());
+    for table in [
+        "customer_month",
+        "arpu",
+        "customer_value",
+        "churn_watchlist",
+        "retention_savings",
+        "rejected",
+    ] {
+        let written: u64 = manifest["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["table"] == table)
+            .map(|o| o["rows"].as_u64().unwrap())
+            .sum();
+        assert_eq!(report[table]["rows"].as_u64().unwrap(), written, "{table}");
+    }
+    let types = |table: &str, column: &str| {
+        report[table]["types"][column]
+            .as_str()
+            .unwrap_or("missing")
+            .to_owned()
+    };
+    assert_eq!(types("customer_month", "revenue"), "DECIMAL(18,2)");
+    assert_eq!(types("customer_month", "billing_lines"), "BIGINT");
+    assert_eq!(types("customer_month", "is_subscriber"), "BOOLEAN");
+    assert_eq!(types("customer_value", "signup_date"), "DATE");
+    assert_eq!(types("customer_value", "score"), "DOUBLE");
+    assert_eq!(types("customer_value", "clv"), "DECIMAL(18,2)");
+    assert_eq!(types("customer_value", "pyramid_tier"), "VARCHAR");
+    assert_eq!(types("arpu", "open_subscribers"), "BIGINT");
+    assert_eq!(types("retention_savings", "customers_retained"), "DOUBLE");
+    assert_eq!(types("rejected", "line"), "BIGINT");
+    let retained = report["retention_savings"]["rows"].as_u64().unwrap();
+    assert_eq!(retained, 3 * 5, "three scenarios by five populations");
+}
+
+fn manifest_of(output: &std::path::Path) -> serde_json::Value {
+    let runs = output.join("_runs/as_of=2026-10-31");
+    let entry = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
+    serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap()
+}

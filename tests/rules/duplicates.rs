@@ -1,0 +1,113 @@
+//! SPEC §6: duplicate_key, decided among the rows that passed the row
+//! checks; the row from the latest (dt, path, line) is kept.
+
+use super::common::*;
+
+fn line(id: &str, amount: &str) -> String {
+    format!("{id},1,C1,2026-01-15,voice,{amount},CNY\n")
+}
+
+#[tokio::test]
+async fn the_row_from_the_latest_partition_is_kept() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/dt=2026-02-01/z.csv",
+        format!("{BILLING_HEADER}{}", line("I1", "1.00")),
+    );
+    f.write(
+        "billing/dt=2026-02-02/a.csv",
+        format!("{BILLING_HEADER}{}", line("I1", "2.00")),
+    );
+    let a = f.accepted().await;
+    assert_eq!(
+        query(&a, "SELECT amount FROM billing").await,
+        vec![strings(&["2.00"])]
+    );
+    f.run_ok().await;
+    let rejected = f.rejected("billing").await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (rejected[0].file.as_str(), rejected[0].reason.as_str()),
+        ("dt=2026-02-01/z.csv", "duplicate_key")
+    );
+    assert!(
+        rejected[0].detail.contains("dt=2026-02-02/a.csv line 2"),
+        "{}",
+        rejected[0].detail
+    );
+}
+
+#[tokio::test]
+async fn within_a_partition_the_later_path_then_the_later_line_wins() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/a.csv",
+        format!(
+            "{BILLING_HEADER}{}{}",
+            line("I1", "1.00"),
+            line("I1", "2.00")
+        ),
+    );
+    f.write(
+        "billing/b.csv",
+        format!(
+            "{BILLING_HEADER}{}{}",
+            line("I2", "3.00"),
+            line("I1", "4.00")
+        ),
+    );
+    let a = f.accepted().await;
+    let rows = query(
+        &a,
+        "SELECT invoice_id, amount FROM billing ORDER BY invoice_id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![strings(&["I1", "4.00"]), strings(&["I2", "3.00"])]
+    );
+}
+
+#[tokio::test]
+async fn line_numbers_compare_as_integers_so_01_and_1_are_one_key() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/a.csv",
+        format!("{BILLING_HEADER}I1,01,C1,2026-01-15,voice,1.00,CNY\nI1,1,C1,2026-01-15,voice,2.00,CNY\n"),
+    );
+    f.run_ok().await;
+    assert_eq!(
+        f.reasons("billing").await,
+        vec![("duplicate_key".into(), 2)]
+    );
+}
+
+#[tokio::test]
+async fn a_row_rejected_by_a_row_check_does_not_take_part_in_duplicates() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/a.csv",
+        format!(
+            "{BILLING_HEADER}I1,1,C1,2026-01-15,voice,1.00,CNY\nI1,1,C1,2026-01-15,voice,bad,CNY\n"
+        ),
+    );
+    let a = f.accepted().await;
+    assert_eq!(
+        query(&a, "SELECT amount FROM billing").await,
+        vec![strings(&["1.00"])]
+    );
+}
+
+#[tokio::test]
+async fn customers_duplicates_keep_the_latest_row() {
+    let f = Fixture::new();
+    f.write(
+        "customers/c.csv",
+        format!("{CUSTOMERS_HEADER}C1,n,p,old,s,2025-01-01,,,,\nC1,n,p,new,s,2025-01-01,,,,\n"),
+    );
+    let a = f.accepted().await;
+    assert_eq!(
+        query(&a, "SELECT region FROM customers").await,
+        vec![strings(&["new"])]
+    );
+}

@@ -1,0 +1,14 @@
+//! One test per rule of SPEC §2 (inputs) and §6 (bad input), each on inputs
+//! small enough to check by hand.
+
+mod common;
+
+mod broken_records;
+mod csv_dialect;
+mod duplicates;
+mod file_selection;
+mod order_of_checks;
+mod quality_gate;
+mod storage;
+mod typed_inputs;
+mod unknown_customer;
