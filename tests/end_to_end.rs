@@ -4,8 +4,12 @@ use std::process::Command;
 
 fn manifest_of(output: &std::path::Path) -> serde_json::Value {
     let runs = output.join("_runs/as_of=2026-10-31");
-    let entry = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
-    serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap()
+    let entry = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.ends_with("latest.json"))
+        .unwrap();
+    serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
 }
 
 #[test]

@@ -31,9 +31,9 @@ present AS (
 SELECT
     p.customer_id,
     p.month,
-    CAST(COALESCE(b.revenue, 0) AS DECIMAL(18, 2)) AS revenue,
-    CAST(COALESCE(o.cost, 0) AS DECIMAL(18, 2)) AS cost,
-    CAST(COALESCE(b.revenue, 0) - COALESCE(o.cost, 0) AS DECIMAL(18, 2)) AS profit,
+    CAST(COALESCE(b.revenue, 0) AS DECIMAL(38, 2)) AS revenue,
+    CAST(COALESCE(o.cost, 0) AS DECIMAL(38, 2)) AS cost,
+    CAST(COALESCE(b.revenue, 0) - COALESCE(o.cost, 0) AS DECIMAL(38, 2)) AS profit,
     CAST(COALESCE(b.billing_lines, 0) AS BIGINT) AS billing_lines,
     s.customer_id IS NOT NULL AS is_subscriber
 FROM present AS p

@@ -4,8 +4,17 @@
 -- included. The slices of a dimension sum to `all` by construction: all four
 -- are sums of the same slice_month rows.
 WITH dimensioned AS (
-    SELECT month, 'all' AS dimension, 'all' AS dimension_value, revenue, open_subscribers, close_subscribers, churned
-    FROM slice_month
+    -- `all` has a row for every month, even with no customer at all.
+    SELECT
+        k.month,
+        'all' AS dimension,
+        'all' AS dimension_value,
+        COALESCE(s.revenue, 0) AS revenue,
+        COALESCE(s.open_subscribers, 0) AS open_subscribers,
+        COALESCE(s.close_subscribers, 0) AS close_subscribers,
+        COALESCE(s.churned, 0) AS churned
+    FROM calendar AS k
+    LEFT JOIN slice_month AS s ON s.month = k.month
     UNION ALL
     SELECT month, 'region', region, revenue, open_subscribers, close_subscribers, churned FROM slice_month
     UNION ALL
@@ -29,7 +38,7 @@ SELECT
     month,
     dimension,
     dimension_value,
-    CAST(revenue AS DECIMAL(18, 2)) AS revenue,
+    CAST(revenue AS DECIMAL(38, 2)) AS revenue,
     CAST(open_subscribers AS BIGINT) AS open_subscribers,
     CAST(close_subscribers AS BIGINT) AS close_subscribers,
     CAST(open_subscribers + close_subscribers AS DOUBLE) / 2 AS avg_subscribers,

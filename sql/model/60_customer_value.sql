@@ -1,6 +1,6 @@
 -- SPEC §4.4-§4.6: value, tiers, lifecycle stage, lifetime value and policy
 -- per customer in scope; the columns of §5 customer_value, plus the
--- `_`-prefixed helpers of §4.7 and §4.9 (_clv_fine: clv to 12 places).
+-- `_`-prefixed helpers of §4.7 and §4.9 (clv as its exact fraction).
 --
 -- clv = (profit_w / w) × r / (1 + i − r) with r = 1 − C/O (C churned and O
 -- opened over W in the customer's tier) is, multiplied out,
@@ -45,18 +45,18 @@ SELECT
     s.account_manager,
     s.signup_date,
     s.churn_date,
-    CAST(s.revenue_w AS DECIMAL(18, 2)) AS revenue_w,
-    CAST(s.cost_w AS DECIMAL(18, 2)) AS cost_w,
-    CAST(s.profit_w AS DECIMAL(18, 2)) AS profit_w,
-    CAST(s.recent_revenue AS DECIMAL(18, 2)) AS recent_revenue,
-    CAST(s.previous_revenue AS DECIMAL(18, 2)) AS previous_revenue,
-    CAST(s.recent_profit AS DECIMAL(18, 2)) AS recent_profit,
+    CAST(s.revenue_w AS DECIMAL(38, 2)) AS revenue_w,
+    CAST(s.cost_w AS DECIMAL(38, 2)) AS cost_w,
+    CAST(s.profit_w AS DECIMAL(38, 2)) AS profit_w,
+    CAST(s.recent_revenue AS DECIMAL(38, 2)) AS recent_revenue,
+    CAST(s.previous_revenue AS DECIMAL(38, 2)) AS previous_revenue,
+    CAST(s.recent_profit AS DECIMAL(38, 2)) AS recent_profit,
     CASE
         WHEN s.previous_revenue > 0
         THEN div_double(s.recent_revenue - s.previous_revenue, s.previous_revenue)
     END AS growth_rate,
-    CAST(div_cents(s.recent_profit * $w, $t) AS DECIMAL(18, 2)) AS potential_w,
-    CAST(div_cents(s.uplift_points, $t) AS DECIMAL(18, 2)) AS uplift,
+    CAST(div_cents(s.recent_profit * $w, $t) AS DECIMAL(38, 2)) AS potential_w,
+    CAST(div_cents(s.uplift_points, $t) AS DECIMAL(38, 2)) AS uplift,
     s.tenure_months,
     CASE
         WHEN s.n > 1 THEN div_double(s.score_points, (s.n - 1) * $weight_sum)
@@ -67,10 +67,11 @@ SELECT
     s.b_rising,
     s.pyramid_tier,
     s.lifecycle_stage,
-    CAST(div_cents(s.clv_numerator, s.clv_denominator) AS DECIMAL(18, 2)) AS clv,
+    CAST(div_cents(s.clv_numerator, s.clv_denominator) AS DECIMAL(38, 2)) AS clv,
     CAST(p.points_multiplier AS BIGINT) AS points_multiplier,
     p.action,
-    div_fine(s.clv_numerator, s.clv_denominator) AS _clv_fine,
+    s.clv_numerator AS _clv_numerator,
+    s.clv_denominator AS _clv_denominator,
     s.baseline_sum AS _baseline_sum,
     s.last_month_revenue AS _last_month_revenue
 FROM staged_lifecycle AS s

@@ -20,8 +20,8 @@ SELECT
     region,
     segment,
     account_manager,
-    CAST(_last_month_revenue AS DECIMAL(18, 2)) AS last_month_revenue,
-    CAST(div_cents(_baseline_sum, $t) AS DECIMAL(18, 2)) AS baseline_revenue,
+    CAST(_last_month_revenue AS DECIMAL(38, 2)) AS last_month_revenue,
+    CAST(div_cents(_baseline_sum, $t) AS DECIMAL(38, 2)) AS baseline_revenue,
     -- 1 − last / baseline, with baseline = _baseline_sum / t.
     CASE
         WHEN _baseline_sum > 0 THEN div_double(_baseline_sum - _last_month_revenue * $t, _baseline_sum)

@@ -153,8 +153,9 @@ impl<'a> CsvReader<'a> {
                     .to_lowercase()
             })
             .collect();
+        // Trailing commas of spreadsheet exports name no column: not doubles.
         for (i, name) in names.iter().enumerate() {
-            if names[..i].contains(name) {
+            if !name.is_empty() && names[..i].contains(name) {
                 return Err(Error::config(format!(
                     "{}: line {}: the header names column '{name}' twice",
                     self.label, r.line

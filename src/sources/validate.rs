@@ -157,8 +157,15 @@ fn first_bad(
     Ok(())
 }
 
+/// An optional text field that is empty or only whitespace is null (SPEC
+/// §2); an optional date or number is null only when empty: `"  "` is not a
+/// date (surrounding spaces are bad_date) nor a number.
 fn parse(kind: Kind, text: Option<&str>) -> Parsed {
-    let Some(text) = text.filter(|t| !is_blank(Some(t))) else {
+    let null = match kind {
+        Kind::Text | Kind::Currency => is_blank(text),
+        _ => text.is_none_or(str::is_empty),
+    };
+    let Some(text) = text.filter(|_| !null) else {
         return Parsed::Null;
     };
     let bad_if_none = |p: Option<Parsed>| p.unwrap_or(Parsed::Bad);

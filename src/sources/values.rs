@@ -102,7 +102,11 @@ pub fn parse_double(text: &str) -> Option<f64> {
     if !mantissa_ok || !exponent_ok {
         return None;
     }
-    text.parse::<f64>().ok().filter(|v| v.is_finite())
+    // `-0` and `0` are one value: a tie in every ranking (+ 0.0 drops the sign).
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v + 0.0)
 }
 
 fn split_sign(text: &str) -> (bool, &str) {
@@ -193,6 +197,7 @@ mod tests {
     fn doubles_are_finite_with_ascii_digits() {
         assert_eq!(parse_double("6.5"), Some(6.5));
         assert_eq!(parse_double("1e3"), Some(1000.0));
+        assert!(parse_double("-0").unwrap().is_sign_positive());
         assert_eq!(parse_double("-.5E-1"), Some(-0.05));
         for bad in [
             "NaN", "Infinity", "inf", "1_000", "1e999", "", " 1", "1e", "e5", "١",

@@ -1,35 +1,43 @@
-//! Exact division for the SQL: `div_cents(a, b)`, `div_fine(a, b)` and
-//! `div_double(a, b)`.
+//! Exact arithmetic for the SQL of `sql/model/`:
+//!
+//! - `div_cents(a, b)`: a / b rounded once, half away from zero, to cents;
+//! - `div_double(a, b)`: a / b as the nearest DOUBLE (rates, scores, ARPU);
+//! - `annual_churn(churned, opened)`: 1 − (1 − churned/opened)^12 as the
+//!   nearest DOUBLE;
+//! - `ratio_sum_cents(factor, count, n1, d1, n2, d2, …)`:
+//!   factor × (n1/d1 + n2/d2 + …) / count, rounded once to cents (a mean of
+//!   clv over tiers whose denominators differ).
 //!
 //! DataFusion divides decimals at a scale of its own choosing, truncating,
-//! and its DOUBLE arithmetic is binary. SPEC §4 wants quotients rounded once,
-//! half away from zero; these functions divide the exact decimal operands in
-//! 256-bit integers and round the true quotient to 2 (`div_cents`) or 12
-//! (`div_fine`, for values that are summed further) places, or to the
-//! nearest DOUBLE (`div_double`, for rates, scores and ARPU).
-//! A zero or null divisor gives null: every quotient of SPEC §4 is "null
-//! when that is 0".
+//! and its DOUBLE arithmetic is binary; SPEC §4 wants exact values rounded
+//! once. Operands are exact decimals (integers are widened to DECIMAL); the
+//! quotients are computed in 256-bit or arbitrary-precision integers. A zero
+//! or null divisor gives null: every quotient of SPEC §4 is "null when that
+//! is 0".
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
+use num_traits::ToPrimitive;
+
+use super::rational::Ratio;
 use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-/// Places of `div_fine`: far below a cent even after multiplying by a base
-/// of millions of subscribers.
-pub const FINE_SCALE: i8 = 12;
-
-/// What a division returns.
+/// Which function, and so what it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Quotient {
-    /// DECIMAL(38, scale), rounded half away from zero.
-    Decimal(i8),
-    /// The nearest DOUBLE.
+    /// `div_cents`: DECIMAL(38, 2), rounded half away from zero.
+    Cents,
+    /// `div_double`: the nearest DOUBLE.
     Double,
+    /// `annual_churn`: the nearest DOUBLE.
+    AnnualChurn,
+    /// `ratio_sum_cents`: DECIMAL(38, 2).
+    RatioSumCents,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -39,12 +47,13 @@ struct ExactDiv {
     signature: Signature,
 }
 
-/// The division functions, to register on a session.
-pub fn functions() -> [ScalarUDF; 3] {
+/// The functions, to register on a session.
+pub fn functions() -> [ScalarUDF; 4] {
     [
-        exact_div("div_cents", Quotient::Decimal(2)),
-        exact_div("div_fine", Quotient::Decimal(FINE_SCALE)),
+        exact_div("div_cents", Quotient::Cents),
         exact_div("div_double", Quotient::Double),
+        exact_div("annual_churn", Quotient::AnnualChurn),
+        exact_div("ratio_sum_cents", Quotient::RatioSumCents),
     ]
 }
 
@@ -67,41 +76,67 @@ impl ScalarUDFImpl for ExactDiv {
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(match self.quotient {
-            Quotient::Decimal(scale) => DataType::Decimal128(38, scale),
-            Quotient::Double => DataType::Float64,
+            Quotient::Cents | Quotient::RatioSumCents => DataType::Decimal128(38, 2),
+            Quotient::Double | Quotient::AnnualChurn => DataType::Float64,
         })
     }
 
     /// Integers and decimals keep their exact value; anything else is refused.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 2 {
-            return plan_err!("{} takes a dividend and a divisor", self.name);
+        let arity_ok = match self.quotient {
+            Quotient::RatioSumCents => arg_types.len() >= 4 && arg_types.len().is_multiple_of(2),
+            _ => arg_types.len() == 2,
+        };
+        if !arity_ok {
+            return plan_err!(
+                "{}: wrong number of arguments ({})",
+                self.name,
+                arg_types.len()
+            );
         }
         arg_types.iter().map(|t| exact_type(self.name, t)).collect()
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (a, b) = (&arrays[0], &arrays[1]);
-        let (sa, sb) = (scale_of(a)?, scale_of(b)?);
-        let (a, b) = (
-            a.as_primitive::<Decimal128Type>(),
-            b.as_primitive::<Decimal128Type>(),
-        );
-        let pairs = (0..a.len())
-            .map(|i| (!a.is_null(i) && !b.is_null(i)).then(|| (a.value(i), b.value(i))));
+        let columns = arrays.iter().map(decimals).collect::<Result<Vec<_>>>()?;
+        let rows = arrays.first().map_or(0, |a| a.len());
+        let row = |i: usize| columns.iter().map(|c| c.get(i)).collect::<Vec<_>>();
         let result: ArrayRef = match self.quotient {
-            Quotient::Decimal(scale) => {
-                let values = pairs
-                    .map(|p| p.map_or(Ok(None), |(a, b)| divide(a, sa, b, sb, scale)))
+            Quotient::Cents => {
+                let values = (0..rows)
+                    .map(|i| match row(i)[..] {
+                        [Some((a, sa)), Some((b, sb))] => divide(a, sa, b, sb, 2),
+                        _ => Ok(None),
+                    })
                     .collect::<Result<Vec<_>>>()?;
-                Arc::new(Decimal128Array::from(values).with_precision_and_scale(38, scale)?)
+                Arc::new(Decimal128Array::from(values).with_precision_and_scale(38, 2)?)
             }
             Quotient::Double => {
-                let values: Float64Array = pairs
-                    .map(|p| p.and_then(|(a, b)| divide_double(a, sa, b, sb)))
+                let values: Float64Array = (0..rows)
+                    .map(|i| match row(i)[..] {
+                        [Some((a, sa)), Some((b, sb))] => divide_double(a, sa, b, sb),
+                        _ => None,
+                    })
                     .collect();
                 Arc::new(values)
+            }
+            Quotient::AnnualChurn => {
+                let values: Float64Array = (0..rows)
+                    .map(|i| match row(i)[..] {
+                        [Some((c, sc)), Some((o, so))] => {
+                            annual_churn(Ratio::decimal(c, sc), Ratio::decimal(o, so))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Arc::new(values)
+            }
+            Quotient::RatioSumCents => {
+                let values = (0..rows)
+                    .map(|i| ratio_sum_cents(&row(i)))
+                    .collect::<Result<Vec<_>>>()?;
+                Arc::new(Decimal128Array::from(values).with_precision_and_scale(38, 2)?)
             }
         };
         Ok(
@@ -118,6 +153,81 @@ impl ScalarUDFImpl for ExactDiv {
     }
 }
 
+/// A column of exact decimals: (mantissa, scale) per row, None for null.
+struct Decimals<'a> {
+    array: &'a Decimal128Array,
+    scale: i8,
+}
+
+impl Decimals<'_> {
+    fn get(&self, i: usize) -> Option<(i128, i8)> {
+        (!self.array.is_null(i)).then(|| (self.array.value(i), self.scale))
+    }
+}
+
+fn decimals(a: &ArrayRef) -> Result<Decimals<'_>> {
+    match a.data_type() {
+        DataType::Decimal128(_, s) => Ok(Decimals {
+            array: a.as_primitive::<Decimal128Type>(),
+            scale: *s,
+        }),
+        other => exec_err!("exact arithmetic got {other}"),
+    }
+}
+
+/// 1 − (1 − c/o)^12 = (o^12 − (o − c)^12) / o^12; None when o is 0.
+fn annual_churn(churned: Ratio, opened: Ratio) -> Option<f64> {
+    let kept = opened
+        .add(&Ratio {
+            num: -churned.num,
+            den: churned.den,
+        })
+        .div(&opened)?;
+    let mut power = Ratio::decimal(1, 0);
+    for _ in 0..12 {
+        power = power.mul(&kept);
+    }
+    Some(
+        Ratio::decimal(1, 0)
+            .add(&Ratio {
+                num: -power.num,
+                den: power.den,
+            })
+            .to_f64(),
+    )
+}
+
+/// factor × Σ n_i/d_i / count to cents; pairs with a null or zero part are
+/// left out; None when count is 0 or no pair is left.
+fn ratio_sum_cents(row: &[Option<(i128, i8)>]) -> Result<Option<i128>> {
+    let (Some((f, sf)), Some((k, sk))) = (row[0], row[1]) else {
+        return Ok(None);
+    };
+    let mut sum: Option<Ratio> = None;
+    for pair in row[2..].chunks(2) {
+        if let [Some((n, sn)), Some((d, sd))] = pair
+            && let Some(term) = Ratio::decimal(*n, *sn).div(&Ratio::decimal(*d, *sd))
+        {
+            sum = Some(match sum {
+                Some(s) => s.add(&term),
+                None => term,
+            });
+        }
+    }
+    let Some(sum) = sum else { return Ok(None) };
+    let Some(mean) = sum.div(&Ratio::decimal(k, sk)) else {
+        return Ok(None);
+    };
+    let cents = Ratio::decimal(f, sf).mul(&mean).round(2);
+    cents
+        .to_i128()
+        .filter(|c| c.unsigned_abs() < 10u128.pow(38))
+        .map(Some)
+        .ok_or_else(|| {
+            DataFusionError::Execution(format!("ratio_sum_cents overflows DECIMAL(38): {cents}"))
+        })
+}
+
 fn exact_type(name: &str, t: &DataType) -> Result<DataType> {
     match t {
         DataType::Decimal128(p, s) => Ok(DataType::Decimal128(*p, *s)),
@@ -129,13 +239,6 @@ fn exact_type(name: &str, t: &DataType) -> Result<DataType> {
         }
         DataType::Null => Ok(DataType::Decimal128(20, 0)),
         other => plan_err!("{name} divides exact numbers (DECIMAL or integers), not {other}"),
-    }
-}
-
-fn scale_of(a: &ArrayRef) -> Result<i8> {
-    match a.data_type() {
-        DataType::Decimal128(_, s) => Ok(*s),
-        other => exec_err!("exact division got {other}"),
     }
 }
 
@@ -172,8 +275,9 @@ pub fn divide(a: i128, sa: i8, b: i128, sb: i8, scale: i8) -> Result<Option<i128
 
 /// (a / 10^sa) / (b / 10^sb) as the nearest DOUBLE; None when b is 0.
 ///
-/// Both sides are brought to one scale as integers; when those are below
-/// 2^53 they are exact doubles and one IEEE division rounds correctly.
+/// Both sides are brought to one scale as integers; up to 2^53 they are
+/// exact doubles and one IEEE division rounds correctly; beyond, the
+/// quotient is rounded from the exact fraction.
 pub fn divide_double(a: i128, sa: i8, b: i128, sb: i8) -> Option<f64> {
     if b == 0 {
         return None;
@@ -185,11 +289,12 @@ pub fn divide_double(a: i128, sa: i8, b: i128, sb: i8) -> Option<f64> {
     } else {
         (Some(a), widen(b, -shift))
     };
+    const EXACT: i128 = 1 << 53;
     match (num, den) {
-        (Some(num), Some(den)) => Some(num as f64 / den as f64),
-        // Past i128: scale the quotient instead (not correctly rounded, and
-        // far beyond any amount of money).
-        _ => Some((a as f64 / b as f64) * 10f64.powi(shift)),
+        (Some(n), Some(d)) if n.abs() <= EXACT && d.abs() <= EXACT => Some(n as f64 / d as f64),
+        _ => Ratio::decimal(a, sa)
+            .div(&Ratio::decimal(b, sb))
+            .map(|r| r.to_f64()),
     }
 }
 

@@ -98,3 +98,37 @@ async fn churn_rates_and_lifetime_value_follow_the_population() {
         .await;
     assert_eq!(annual, (1.0 - 0.8f64.powf(12.0)).to_string());
 }
+
+#[tokio::test]
+async fn the_annual_churn_rate_is_the_nearest_double_of_the_exact_value() {
+    let mut w = World::new("2026-03-31", 1);
+    for i in 0..10 {
+        let id = format!("C{i}");
+        let churn = (i == 0).then_some("2026-03-15");
+        w.customer(&id, "2025-01-01", churn)
+            .bill(&id, "2026-03-01", "10.00");
+    }
+    let out = w.run().await;
+    // 1 − 0.9^12 = 0.717570463519 exactly; the float formula gives 0.7175704635189999.
+    let annual = out
+        .value("SELECT DISTINCT annual_churn_rate FROM retention_savings WHERE population = 'all'")
+        .await;
+    assert_eq!(annual, "0.717570463519");
+}
+
+#[tokio::test]
+async fn lifetime_value_is_rounded_once_from_the_exact_mean() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("monthly_discount_rate: 0")
+        .set("mvc_share: 0")
+        .set("mgc_share: 0")
+        .set("churn_reduction_scenarios: [0.003]");
+    // LVC: O = 3, C = 1: clv(C1) = 5 × 2 / (3 × 1) = 10/3, clv(C2) = 0; base 1.
+    w.customer("C1", "2024-01-01", None)
+        .bill("C1", "2026-01-10", "5.00");
+    w.customer("C2", "2026-01-05", Some("2026-01-20"));
+    let out = w.run().await;
+    // 0.003 × (10/3 + 0) / 2 = 0.005 exactly → 0.01 (12-place intermediates give 0.00).
+    let rows = out.column("SELECT lifetime_value_retained FROM retention_savings WHERE population IN ('all', 'LVC')").await;
+    assert_eq!(rows, ["0.01", "0.01"]);
+}

@@ -124,3 +124,21 @@ async fn weights_over_several_factors_are_normalised_by_their_sum() {
     assert_eq!(rows[1], row(&["P2", &expect(0.55)]));
     assert_eq!(rows[2], row(&["P1", &expect(0.35)]));
 }
+
+#[tokio::test]
+async fn minus_zero_and_zero_tie_in_a_factor() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("score_weights: {cooperation_score: 1}");
+    for (id, coop) in [("A", "0"), ("B", "-0"), ("C", "5")] {
+        w.customer_scored(id, "", coop)
+            .bill(id, "2026-01-05", "10.00");
+    }
+    let out = w.run().await;
+    let rows = out
+        .rows("SELECT customer_id, score FROM customer_value ORDER BY customer_id")
+        .await;
+    assert_eq!(
+        rows,
+        [row(&["A", "0.0"]), row(&["B", "0.0"]), row(&["C", "1.0"])]
+    );
+}

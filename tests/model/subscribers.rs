@@ -45,3 +45,11 @@ async fn churn_rate_and_arpu_are_null_without_subscribers() {
     let rows = all_rows(&w).await;
     assert_eq!(rows[0], row(&["2026-01", "0", "0", "0", "NULL", "NULL"]));
 }
+
+#[tokio::test]
+async fn an_empty_snapshot_still_has_an_all_row_per_month() {
+    let w = World::new("2026-03-31", 3);
+    let rows = all_rows(&w).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2], row(&["2026-03", "0", "0", "0", "NULL", "NULL"]));
+}

@@ -117,7 +117,7 @@ async fn an_invalid_optional_field_rejects_a_customer_and_a_later_churn_date_is_
              K3,n,p,r,s,2026-04-01,,,,\n\
              K4,n,p,r,s,2025-01-01,2026-05-01,,1e3,\n\
              K5,n,p,r,s,2025-02-01,2025-01-31,,,\n\
-             K6,n,p,r,s,2025-02-01,2025-02-01,,, \n"
+             K6,n,p,r,s,2025-02-01,2025-02-01,,,\n"
         ),
     );
     f.run_ok().await;
@@ -164,4 +164,29 @@ async fn an_optional_text_field_of_only_whitespace_is_null() {
     )
     .await;
     assert_eq!(rows, vec![strings(&["true", "business", "AM 1"])]);
+}
+
+#[tokio::test]
+async fn an_optional_date_or_number_of_only_whitespace_is_bad_not_null() {
+    let f = Fixture::new();
+    f.write(
+        "customers/c.csv",
+        format!("{CUSTOMERS_HEADER}K1,n,p,r,s,2025-01-01,  ,,,\nK2,n,p,r,s,2025-01-01,,,,\" \"\nK3,n,p,r,s,2025-01-01,,,,\n"),
+    );
+    f.run_ok().await;
+    assert_eq!(
+        f.reasons("customers").await,
+        vec![("bad_date".into(), 2), ("bad_number".into(), 3)]
+    );
+}
+
+#[tokio::test]
+async fn trailing_empty_header_names_are_not_doubled_columns() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/b.csv",
+        "invoice_id,line_no,customer_id,invoice_date,service,amount,currency,,\nI1,1,C1,2026-01-15,,1.00,CNY,,\n",
+    );
+    let report = f.run_ok().await;
+    assert_eq!(report.manifest.sources["billing"].rows_accepted, 1);
 }
