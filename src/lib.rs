@@ -5,9 +5,12 @@
 //! them. The library never prints to stdout and never exits; the binary maps
 //! [`error::Error`] to exit codes.
 
+pub mod backfill;
 pub mod calendar;
 pub mod config;
+pub mod crashpoint;
 pub mod error;
+pub mod lock;
 pub mod manifest;
 pub mod quality;
 pub mod run;

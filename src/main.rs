@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run the job for one date.
     Run(RunArgs),
+    /// Run the job for every date of a range, in order; stop at the first failure.
+    Backfill(BackfillArgs),
     /// Check a pipeline file without touching any data.
     Validate(PipelineArgs),
     /// Write a deterministic sample of billing, customers and costs exports.
@@ -57,15 +59,38 @@ struct PipelineArgs {
     /// Output location (URL or local path).
     #[arg(long, value_name = "URL")]
     output: Option<String>,
-    /// Local folder for the run's scratch files (default: the system temp folder).
+    /// Local folder for the run's scratch files and spills (default: the system temp folder).
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<String>,
+    /// Memory for the query engine, e.g. 1GiB; past it, sorts and joins
+    /// spill to the temp folder (default: the pipeline's memory_limit, else unbounded).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
 }
 
 #[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     pipeline: PipelineArgs,
+    /// Print the physical plan of every SQL step with its metrics (rows,
+    /// time, spills per operator), to see which step is slow.
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Args)]
+struct BackfillArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// The first date, YYYY-MM-DD.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    from: NaiveDate,
+    /// The last date, YYYY-MM-DD (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    to: NaiveDate,
+    /// Rerun dates whose outputs are already live (by default they are skipped).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -88,11 +113,18 @@ struct SampleArgs {
     /// Leave out the handful of deliberately bad rows.
     #[arg(long)]
     no_bad_rows: bool,
+    /// Plain exports for benchmarks: UTF-8 customers, every billing drop CSV.
+    #[arg(long)]
+    plain: bool,
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     cvm_etl::sources::values::parse_date(text)
         .ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    cvm_etl::config::ByteSize::parse(text).map(|b| b.0)
 }
 
 fn parse_month(text: &str) -> Result<NaiveDate, String> {
@@ -122,21 +154,26 @@ fn init_logging(filter: &str) {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run(args) => run_command(&args.pipeline),
+        Command::Run(args) => run_command(&args.pipeline, args.explain),
+        Command::Backfill(args) => backfill_command(&args),
         Command::Validate(args) => validate_command(&args),
         Command::SampleData(args) => sample_command(&args),
     }
 }
 
-fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
-    let overrides = Overrides {
+fn overrides(args: &PipelineArgs) -> Overrides {
+    Overrides {
         as_of: args.as_of,
         input: args.input.clone(),
         output: args.output.clone(),
         temp_dir: args.temp_dir.clone(),
+        memory_limit: args.memory_limit,
         sets: args.sets.clone(),
-    };
-    Pipeline::load(&args.pipeline, &overrides)
+    }
+}
+
+fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
+    Pipeline::load(&args.pipeline, &overrides(args))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -146,11 +183,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::from)
 }
 
-fn run_command(args: &PipelineArgs) -> Result<(), Error> {
+fn run_command(args: &PipelineArgs, explain: bool) -> Result<(), Error> {
     let pipeline = load(args)?;
     let storage = Storage::new(pipeline.storage_options.clone());
     match runtime()?.block_on(run(&pipeline, &storage)) {
         Ok(report) => {
+            if explain {
+                for (step, plan) in &report.manifest.plans {
+                    println!("-- sql/model step {step}\n{plan}");
+                }
+            }
             print_summary(&report);
             Ok(())
         }
@@ -164,6 +206,66 @@ fn run_command(args: &PipelineArgs) -> Result<(), Error> {
             }
             Err(failure.error)
         }
+    }
+}
+
+fn backfill_command(args: &BackfillArgs) -> Result<(), Error> {
+    use cvm_etl::backfill::{DateOutcome, backfill};
+    if args.pipeline.as_of.is_some() {
+        return Err(Error::config("backfill takes --from and --to, not --as-of"));
+    }
+    if args.from > args.to {
+        return Err(Error::config(format!(
+            "--from {} is after --to {}",
+            args.from, args.to
+        )));
+    }
+    let base = load(&args.pipeline)?;
+    let storage = Storage::new(base.storage_options.clone());
+    let pipeline_for = |day: NaiveDate| {
+        let mut overrides = overrides(&args.pipeline);
+        overrides.as_of = Some(day);
+        Pipeline::load(&args.pipeline.pipeline, &overrides)
+    };
+    let report = |day: NaiveDate, outcome: &DateOutcome| match outcome {
+        DateOutcome::Succeeded { run_id } => println!("{day}: succeeded (run {run_id})"),
+        DateOutcome::Skipped { run_id } => {
+            println!("{day}: skipped, outputs of run {run_id} are live (--force reruns)")
+        }
+        DateOutcome::Failed { error, run_id } => {
+            println!(
+                "{day}: failed (run {}): {error}",
+                run_id.as_deref().unwrap_or("-")
+            )
+        }
+    };
+    let done = runtime()?.block_on(backfill(
+        pipeline_for,
+        &storage,
+        args.from,
+        args.to,
+        args.force,
+        report,
+    ));
+    let count = |f: fn(&DateOutcome) -> bool| done.iter().filter(|(_, o)| f(o)).count();
+    let succeeded = count(|o| matches!(o, DateOutcome::Succeeded { .. }));
+    let skipped = count(|o| matches!(o, DateOutcome::Skipped { .. }));
+    let total = args.from.iter_days().take_while(|d| *d <= args.to).count();
+    println!(
+        "backfill {}..{}: {succeeded} succeeded, {skipped} skipped, {} not run",
+        args.from,
+        args.to,
+        total - done.len()
+    );
+    match done.into_iter().find_map(|(day, o)| match o {
+        DateOutcome::Failed { error, .. } => Some((day, error)),
+        _ => None,
+    }) {
+        Some((day, error)) => {
+            eprintln!("backfill stopped at {day}");
+            Err(error)
+        }
+        None => Ok(()),
     }
 }
 
@@ -192,6 +294,7 @@ fn sample_command(args: &SampleArgs) -> Result<(), Error> {
         seed: args.seed,
         out: args.out.clone(),
         bad_rows: !args.no_bad_rows,
+        plain: args.plain,
     };
     let summary = generate(&options)?;
     println!(

@@ -55,6 +55,12 @@ pub struct Manifest {
     pub outputs: Vec<WrittenPartition>,
     pub stages: Vec<StageTiming>,
     pub warnings: Vec<String>,
+    /// Crashed runs of the date this run finished or undid first.
+    pub recovered: Vec<crate::sinks::publish::Recovered>,
+    /// The physical plan of each model step with its metrics (`--explain`);
+    /// not written to the manifest file.
+    #[serde(skip)]
+    pub plans: Vec<(String, String)>,
     /// The headline figures of a successful run.
     pub summary: Option<crate::summary::ModelSummary>,
 }
@@ -88,6 +94,8 @@ impl Manifest {
             outputs: Vec::new(),
             stages: Vec::new(),
             warnings: Vec::new(),
+            recovered: Vec::new(),
+            plans: Vec::new(),
             summary: None,
         }
     }

@@ -4,19 +4,27 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::config::{Pipeline, SourceName};
+use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
+use crate::lock;
 use crate::manifest::Manifest;
 use crate::quality::{self, SourceCounts};
-use crate::sinks::{self, WrittenPartition, partition};
+use crate::sinks::publish::{self, Recovered, Staging};
+use crate::sinks::{self, partition};
 use crate::sources::{self, SourceRead};
 use crate::storage::{Location, Storage};
 use crate::transforms;
+use object_store::ObjectStoreExt;
 
 /// What a finished run reports back to its caller.
 #[derive(Debug, Clone, Serialize)]
@@ -56,8 +64,14 @@ pub fn new_run_id() -> String {
     format!("{now}-{}", &unique[unique.len() - 8..])
 }
 
-/// The DataFusion session of a run: exact decimal literals, stores registered.
-pub fn session(storage: &Storage) -> Result<SessionContext> {
+/// The DataFusion session of a run: exact decimal literals, stores
+/// registered, and with a memory limit a fair spilling pool (which names its
+/// largest consumers when it runs out) spilling into the run's work folder.
+pub fn session(
+    storage: &Storage,
+    memory_limit: Option<u64>,
+    spill_dir: &std::path::Path,
+) -> Result<SessionContext> {
     let mut config = SessionConfig::new();
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     // Plain Utf8 strings: what our writers and readers (and other engines) expect.
@@ -66,7 +80,16 @@ pub fn session(storage: &Storage) -> Result<SessionContext> {
         .execution
         .parquet
         .schema_force_view_types = false;
-    let runtime = RuntimeEnvBuilder::new().build_arc()?;
+    let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
+        DiskManagerBuilder::default()
+            .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
+    );
+    if let Some(limit) = memory_limit {
+        let fair = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
+    }
+    let runtime = runtime.build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     storage.register_all(&ctx)?;
     Ok(ctx)
@@ -103,7 +126,7 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     let reads = run
         .read_sources(&calendar, work_dir.path(), &mut manifest)
         .await?;
-    let ctx = session(storage)?;
+    let ctx = session(storage, pipeline.memory_limit, work_dir.path())?;
     let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
     Ok(Accepted {
         ctx,
@@ -113,8 +136,15 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     })
 }
 
-/// Runs the pipeline for its `as_of` date. On failure the manifest is still
-/// written (when the output location can be reached) and returned with the error.
+/// How long a run's lock lasts before another run may take it over.
+pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Runs the pipeline for its `as_of` date: under the date's lock, after
+/// finishing or undoing any crashed run of the date, publishing its
+/// partitions only when it succeeds (and its rejected rows when the gate
+/// fails). The manifest is written when the run starts (status `running`)
+/// and again with its final status, whatever happens; on failure it is
+/// returned with the error.
 pub async fn run(
     pipeline: &Pipeline,
     storage: &Storage,
@@ -130,7 +160,7 @@ pub async fn run(
         output: &output,
         run_id: &run_id,
     }
-    .stages(&mut manifest)
+    .under_lock(&mut manifest)
     .await;
     manifest.finish(&outcome);
     let written = manifest.write(&output).await;
@@ -166,7 +196,51 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn stages(&self, manifest: &mut Manifest) -> Result<()> {
+    async fn under_lock(&self, manifest: &mut Manifest) -> Result<()> {
+        let as_of = self.pipeline.params.as_of.0.to_string();
+        let lock = lock::acquire(self.output, &as_of, self.run_id, LOCK_LEASE).await?;
+        let outcome = self.recover_then_run(manifest, &as_of).await;
+        let released = lock.release().await;
+        outcome.and(released)
+    }
+
+    async fn recover_then_run(&self, manifest: &mut Manifest, as_of: &str) -> Result<()> {
+        manifest.write(self.output).await?;
+        crash_point("manifest started");
+        for recovered in publish::recover(self.output, as_of).await? {
+            record_recovery(self.output, as_of, self.run_id, &recovered).await?;
+            manifest.recovered.push(recovered);
+        }
+        for run_id in runs_left_running(self.output, as_of, self.run_id).await? {
+            let recovered = Recovered {
+                run_id,
+                action: "nothing_published".to_owned(),
+                outputs_live: false,
+            };
+            record_recovery(self.output, as_of, self.run_id, &recovered).await?;
+            manifest.recovered.push(recovered);
+        }
+        let mut staging = Staging::new(self.output, as_of, self.run_id);
+        let outcome = self.stages(manifest, &mut staging).await;
+        if outcome.is_err() && staging.holds_uncommitted("rejected") {
+            // A failed run still publishes its rejected rows (SPEC §6).
+            match staging.publish(&["rejected"]).await {
+                Ok(written) => manifest.outputs.extend(written),
+                Err(e) => tracing::error!("could not publish the rejected rows: {e}"),
+            }
+        }
+        manifest.finish(&outcome);
+        manifest.write(self.output).await?;
+        crash_point("manifest finished");
+        if outcome.is_ok() {
+            write_latest(self.output, as_of, self.run_id, "succeeded").await?;
+            crash_point("latest written");
+        }
+        staging.finish().await?;
+        outcome
+    }
+
+    async fn stages(&self, manifest: &mut Manifest, staging: &mut Staging) -> Result<()> {
         let params = &self.pipeline.params;
         let calendar = self.calendar(manifest);
         let work_dir = self.work_dir()?;
@@ -178,7 +252,7 @@ impl Run<'_> {
         manifest.stage_done("sources", started);
 
         let started = Instant::now();
-        let ctx = session(self.storage)?;
+        let ctx = session(self.storage, self.pipeline.memory_limit, work_dir.path())?;
         let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
         manifest.sources = counts
             .iter()
@@ -187,22 +261,31 @@ impl Run<'_> {
         manifest.stage_done("quality", started);
 
         let started = Instant::now();
-        let rejected = self.write_rejected(&ctx, &calendar).await?;
-        manifest.outputs.extend(rejected);
+        self.stage_rejected(&ctx, &calendar, staging).await?;
         manifest.stage_done("rejected", started);
 
         let rejected_at = format!("{}/rejected/as_of={}", self.output, calendar.as_of);
-        quality::gate(&counts, params.max_reject_ratio.value(), &rejected_at)?;
+        if let Err(failed) = quality::gate(&counts, params.max_reject_ratio.value(), &rejected_at) {
+            manifest
+                .outputs
+                .extend(staging.publish(&["rejected"]).await?);
+            return Err(failed);
+        }
 
-        for (step, took) in transforms::run(&ctx, params, &calendar, work_dir.path()).await? {
-            manifest.stage_took(&format!("model:{step}"), took);
+        for step in transforms::run(&ctx, params, &calendar, work_dir.path()).await? {
+            manifest.stage_took(&format!("model:{}", step.table), step.took);
+            manifest.plans.push((step.table, step.plan));
         }
 
         let started = Instant::now();
-        let outputs =
-            sinks::tables::write_outputs(&ctx, self.output, &calendar, self.run_id).await?;
-        manifest.outputs.extend(outputs);
+        sinks::tables::stage_outputs(&ctx, staging, &calendar).await?;
         manifest.stage_done("outputs", started);
+
+        let started = Instant::now();
+        let mut tables: Vec<&str> = sinks::tables::OUTPUTS.iter().map(|(t, _)| *t).collect();
+        tables.push("rejected");
+        manifest.outputs.extend(staging.publish(&tables).await?);
+        manifest.stage_done("publish", started);
         manifest.summary = Some(crate::summary::summarize(&ctx).await?);
         Ok(())
     }
@@ -256,12 +339,12 @@ impl Run<'_> {
         Ok(reads)
     }
 
-    async fn write_rejected(
+    async fn stage_rejected(
         &self,
         ctx: &SessionContext,
         calendar: &Calendar,
-    ) -> Result<Vec<WrittenPartition>> {
-        let mut written = Vec::new();
+        staging: &mut Staging,
+    ) -> Result<()> {
         for source in SourceName::ALL {
             let df = quality::rejected_rows(ctx, source).await?;
             let partition = format!(
@@ -269,11 +352,90 @@ impl Run<'_> {
                 partition::segment("as_of", &calendar.as_of.to_string()),
                 partition::segment("source", source.name())
             );
-            written.push(
-                sinks::replace_partition(self.output, "rejected", &partition, self.run_id, df)
-                    .await?,
-            );
+            staging.stage("rejected", &partition, df).await?;
         }
-        Ok(written)
+        Ok(())
     }
+}
+
+/// `_runs/as_of=D/latest.json`: the run whose outputs are live.
+async fn write_latest(output: &Location, as_of: &str, run_id: &str, status: &str) -> Result<()> {
+    let latest = serde_json::json!({
+        "run_id": run_id,
+        "status": status,
+        "manifest": format!("_runs/as_of={as_of}/{run_id}.json"),
+        "published_at": crate::manifest::timestamp(chrono::Utc::now()),
+    });
+    let bytes = serde_json::to_vec_pretty(&latest).map_err(|e| Error::internal(e.to_string()))?;
+    publish::put(output, &format!("_runs/as_of={as_of}/latest.json"), bytes).await
+}
+
+/// Gives a crashed run its final status in its own manifest: `interrupted`,
+/// with what recovery did; a rolled-forward run's outputs are live.
+async fn record_recovery(output: &Location, as_of: &str, by: &str, r: &Recovered) -> Result<()> {
+    let relative = format!("_runs/as_of={as_of}/{}.json", r.run_id);
+    let path = output.path_of(&relative);
+    let mut record = match output.store.get(&path).await {
+        Ok(got) => {
+            let bytes = got
+                .bytes()
+                .await
+                .map_err(|e| Error::storage(format!("reading {relative}"), e))?;
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| serde_json::json!({ "run_id": r.run_id }))
+        }
+        Err(object_store::Error::NotFound { .. }) => {
+            serde_json::json!({ "run_id": r.run_id, "as_of": as_of })
+        }
+        Err(e) => return Err(Error::storage(format!("reading {relative}"), e)),
+    };
+    // A run killed after its final manifest keeps its status; only the
+    // cleanup was left to do.
+    if record["status"] != "succeeded" && record["status"] != "failed" {
+        record["status"] = "interrupted".into();
+    }
+    record["recovery"] = serde_json::json!({ "by_run": by, "action": r.action });
+    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(e.to_string()))?;
+    publish::put(output, &relative, bytes).await?;
+    if r.outputs_live {
+        write_latest(output, as_of, &r.run_id, "rolled_forward").await?;
+    }
+    Ok(())
+}
+
+/// Runs of the date whose manifest still says `running`: under the date's
+/// lock, none of them is alive.
+async fn runs_left_running(output: &Location, as_of: &str, us: &str) -> Result<Vec<String>> {
+    use futures::TryStreamExt;
+    let dir = output.child(&format!("_runs/as_of={as_of}"));
+    let paths: Vec<object_store::path::Path> = dir
+        .store
+        .list(Some(&dir.prefix))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(|e| Error::storage(format!("listing {dir}"), e))?;
+    let mut running = Vec::new();
+    for path in paths {
+        let Some(run_id) = path.filename().and_then(|f| f.strip_suffix(".json")) else {
+            continue;
+        };
+        if run_id == us || run_id == "latest" {
+            continue;
+        }
+        let got = output
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| Error::storage(format!("reading {path}"), e))?;
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| Error::storage(format!("reading {path}"), e))?;
+        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if record["status"] == "running" {
+            running.push(run_id.to_owned());
+        }
+    }
+    Ok(running)
 }

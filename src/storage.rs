@@ -159,6 +159,23 @@ fn base_of(url: &Url) -> Url {
     base
 }
 
+/// Retries of transient store failures (5xx, 429/503 throttling, connection
+/// resets, timeouts): exponential backoff from 100 ms up to 15 s between
+/// tries, at most 10 retries and 3 minutes per request; then the run ends
+/// with exit 5 naming the operation and the URL. Requests are not re-signed
+/// between retries, so the total stays well under credential lifetimes.
+pub fn retry_config() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_secs(15),
+            base: 2.0,
+        },
+        max_retries: 10,
+        retry_timeout: std::time::Duration::from_secs(180),
+    }
+}
+
 /// One place maps a URL scheme to a store builder.
 fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
     use object_store::aws::AmazonS3Builder;
@@ -175,21 +192,27 @@ fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn 
         "file" => return Ok(Arc::new(object_store::local::LocalFileSystem::new())),
         "memory" => return Ok(Arc::new(object_store::memory::InMemory::new())),
         "s3" | "s3a" => {
-            let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+            let mut b = AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry_config());
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }
             b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         "gs" => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+            let mut b = GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry_config());
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }
             b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         "az" | "azure" | "abfs" | "abfss" | "adl" => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            let mut b = MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry_config());
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use values::{
-    Date, Dec, Encoding, Factor, Months, PositiveMonths, ScoreWeights, Share, SourceName, Tier,
-    TierAction, TierPolicy,
+    ByteSize, Date, Dec, Encoding, Factor, Months, PositiveMonths, ScoreWeights, Share, SourceName,
+    Tier, TierAction, TierPolicy,
 };
 
 use crate::error::{Error, Result};
@@ -37,6 +37,8 @@ pub struct PipelineFile {
     pub input: Option<String>,
     pub output: Option<String>,
     pub temp_dir: Option<String>,
+    /// Memory for the query engine; past it, sorts and joins spill to temp_dir.
+    pub memory_limit: Option<ByteSize>,
     #[serde(default)]
     pub storage_options: BTreeMap<String, String>,
     #[serde(default)]
@@ -71,6 +73,7 @@ pub struct Overrides {
     pub input: Option<String>,
     pub output: Option<String>,
     pub temp_dir: Option<String>,
+    pub memory_limit: Option<u64>,
     /// `NAME=VALUE` pairs, the value read as YAML.
     pub sets: Vec<String>,
 }
@@ -115,6 +118,8 @@ pub struct Pipeline {
     pub output: String,
     #[serde(skip)]
     pub temp_dir: Option<String>,
+    /// Bytes for the query engine (a fair, spilling pool); None: unbounded.
+    pub memory_limit: Option<u64>,
     /// Keys only: values may be credentials.
     #[serde(serialize_with = "keys_only")]
     pub storage_options: BTreeMap<String, String>,
@@ -226,6 +231,7 @@ fn apply_set(file: &mut PipelineFile, set: &str) -> Result<()> {
         name,
         input,
         output,
+        memory_limit,
         as_of,
         currency,
         window_months,
@@ -285,6 +291,7 @@ fn resolve(file: PipelineFile, overrides: &Overrides) -> Result<Pipeline> {
         name: file.name.unwrap_or_else(|| "cvm-etl".to_owned()),
         output,
         temp_dir: overrides.temp_dir.clone().or(file.temp_dir),
+        memory_limit: overrides.memory_limit.or(file.memory_limit.map(|m| m.0)),
         storage_options: file.storage_options,
         sources,
         params,

@@ -340,6 +340,42 @@ impl<'de> Deserialize<'de> for TierPolicy {
     }
 }
 
+/// A size in bytes, written `1073741824`, `512MiB`, `1GiB` or `1G`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            "t" | "tb" | "tib" => 1 << 40,
+            _ => return Err(format!("expected a size like 512MiB or 1GiB, got '{text}'")),
+        };
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor))
+            .filter(|n| *n > 0)
+            .map(ByteSize)
+            .ok_or_else(|| format!("expected a size like 512MiB or 1GiB, got '{text}'"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a size like 512MiB or 1GiB", ByteSize::parse)
+    }
+}
+
 /// The name of an input source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -376,6 +412,15 @@ impl fmt::Display for SourceName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(ByteSize::parse("1GiB").unwrap().0, 1 << 30);
+        assert_eq!(ByteSize::parse("512M").unwrap().0, 512 << 20);
+        assert_eq!(ByteSize::parse("1000").unwrap().0, 1000);
+        assert!(ByteSize::parse("1.5G").is_err());
+        assert!(ByteSize::parse("0").is_err());
+    }
 
     #[test]
     fn decimals_keep_their_text() {

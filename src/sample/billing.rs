@@ -52,7 +52,7 @@ pub(super) fn write(
     span: &Span,
     summary: &mut SampleSummary,
 ) -> std::io::Result<()> {
-    let mut drops = Drops::new(options.out.join("billing"), span);
+    let mut drops = Drops::new(options.out.join("billing"), span, options.plain);
     for (mi, &month) in span.months.iter().enumerate() {
         for p in people.all() {
             let mut r = people.rng(Stream::Billing, p.index, mi as u64);
@@ -255,7 +255,7 @@ struct Drops {
 }
 
 impl Drops {
-    fn new(root: PathBuf, span: &Span) -> Drops {
+    fn new(root: PathBuf, span: &Span, plain: bool) -> Drops {
         let special = |back: usize, day: u32| {
             (span.months.len() > 4)
                 .then(|| span.months_back(back).with_day(day))
@@ -266,7 +266,7 @@ impl Drops {
             last_day: span.last_day(),
             bom: special(1, 10),
             crlf: special(2, 15),
-            parquet: special(3, 20),
+            parquet: special(3, 20).filter(|_| !plain),
             open: BTreeMap::new(),
             lines: 0,
             files: 0,

@@ -38,6 +38,8 @@ fn snapshot(
     let path = options.out.join(format!("customers/dt={dt}/customers.csv"));
     let mut out = create(&path)?;
     let mut rows = 0;
+    let line =
+        |out: &mut std::io::BufWriter<std::fs::File>, text: &str| line(out, text, options.plain);
     line(&mut out, HEADER)?;
     for p in people.all().filter(|p| p.signup <= dt) {
         line(&mut out, &record(&p, dt))?;
@@ -84,8 +86,12 @@ fn record(p: &Profile, dt: NaiveDate) -> String {
         .join(",")
 }
 
-fn line(out: &mut impl Write, text: &str) -> std::io::Result<()> {
-    let (bytes, _, _) = encoding_rs::GB18030.encode(text);
-    out.write_all(&bytes)?;
+/// One CRLF line, GB18030 as Chinese Excel writes it (UTF-8 when plain).
+fn line(out: &mut impl Write, text: &str, plain: bool) -> std::io::Result<()> {
+    if plain {
+        out.write_all(text.as_bytes())?;
+    } else {
+        out.write_all(&encoding_rs::GB18030.encode(text).0)?;
+    }
     out.write_all(b"\r\n")
 }

@@ -30,6 +30,9 @@ pub struct SampleOptions {
     pub out: PathBuf,
     /// Add the handful of deliberately bad rows (under 1% of every source).
     pub bad_rows: bool,
+    /// Plain exports for benchmarks that read the same files with another
+    /// engine: UTF-8 customers, every billing drop CSV (no typed Parquet).
+    pub plain: bool,
 }
 
 /// What was written.

@@ -6,12 +6,12 @@ use chrono::NaiveDate;
 use datafusion::prelude::{SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
 
-use super::{WrittenPartition, partition, replace_partition};
+use super::partition;
+use super::publish::Staging;
 use crate::calendar::Calendar;
 use crate::config::Tier;
 use crate::error::Result;
 use crate::sources::values::date32;
-use crate::storage::Location;
 
 /// How an output table is cut into partitions.
 #[derive(Debug, Clone, Copy)]
@@ -64,14 +64,12 @@ fn slices(by: PartitionBy, calendar: &Calendar) -> Vec<Slice> {
     }
 }
 
-/// Writes every partition of every output table of the run.
-pub async fn write_outputs(
+/// Stages every partition of every output table of the run.
+pub async fn stage_outputs(
     ctx: &SessionContext,
-    root: &Location,
+    staging: &mut Staging,
     calendar: &Calendar,
-    run_id: &str,
-) -> Result<Vec<WrittenPartition>> {
-    let mut written = Vec::new();
+) -> Result<()> {
     for (table, by) in OUTPUTS {
         let df = ctx.table(*table).await?;
         let columns: Vec<String> = df
@@ -88,10 +86,10 @@ pub async fn write_outputs(
             }
             let part =
                 part.select_columns(&columns.iter().map(String::as_str).collect::<Vec<_>>())?;
-            written.push(replace_partition(root, table, &slice.path, run_id, part).await?);
+            staging.stage(table, &slice.path, part).await?;
         }
     }
-    Ok(written)
+    Ok(())
 }
 
 fn is_partition_column(by: PartitionBy, name: &str) -> bool {

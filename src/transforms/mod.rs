@@ -1,16 +1,20 @@
 //! Transforms: the SQL of `sql/model/`, run in order on the accepted tables.
 //!
 //! Each file computes one table named after it (`30_customer_rank.sql` →
-//! `customer_rank`). A table is computed once and kept as a scratch Parquet
-//! file, so the later steps and the sinks read it instead of recomputing it.
+//! `customer_rank`). A table is computed once and kept as scratch Parquet
+//! (one file per partition of the plan, written in parallel), so the later
+//! steps and the sinks read it instead of recomputing it.
 
 pub mod exact;
 pub mod params;
+pub mod rational;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use datafusion::dataframe::DataFrameWriteOptions;
+use std::sync::Arc;
+
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::calendar::Calendar;
@@ -47,20 +51,29 @@ pub const STEPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// One step as it ran: its table, how long it took, and its physical plan
+/// with the metrics of the run (rows, time, spills per operator).
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub table: String,
+    pub took: Duration,
+    pub plan: String,
+}
+
 /// Runs every step on `ctx` (which holds `customers`, `billing`, `costs`),
-/// registering each result as a table. Returns the time each step took.
+/// registering each result as a table.
 pub async fn run(
     ctx: &SessionContext,
     params: &Params,
     calendar: &Calendar,
     work_dir: &Path,
-) -> Result<Vec<(String, Duration)>> {
+) -> Result<Vec<StepReport>> {
     for udf in exact::functions() {
         ctx.register_udf(udf);
     }
     params::register_tables(ctx, params)?;
     let values = params::values(params, calendar);
-    let mut timings = Vec::new();
+    let mut steps = Vec::new();
     for (table, sql) in STEPS {
         let started = Instant::now();
         let df = ctx
@@ -68,20 +81,22 @@ pub async fn run(
             .await
             .and_then(|df| df.with_param_values(values.clone()))
             .map_err(|e| Error::internal(format!("planning sql/model step {table}: {e}")))?;
-        let path = work_dir.join(format!("model_{table}.parquet"));
+        let path = work_dir.join(format!("model_{table}"));
         let path = path
             .to_str()
             .ok_or_else(|| Error::internal("work path is not UTF-8"))?
             .to_owned();
-        df.write_parquet(
-            &path,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await?;
+        let plan = df.create_physical_plan().await?;
+        ctx.write_parquet(Arc::clone(&plan), &path, None).await?;
         ctx.register_parquet(*table, &path, ParquetReadOptions::default())
             .await?;
-        timings.push((table.to_string(), started.elapsed()));
+        steps.push(StepReport {
+            table: table.to_string(),
+            took: started.elapsed(),
+            plan: DisplayableExecutionPlan::with_metrics(plan.as_ref())
+                .indent(true)
+                .to_string(),
+        });
     }
-    Ok(timings)
+    Ok(steps)
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The benchmark: make the data with the project's generator, run cvm-etl as
+# a whole process (wall, CPU, peak RSS), and the floor: the time to merely
+# parse the billing CSVs (DuckDB's reader, and DataFusion's through
+# cvm-etl's own row checks is the job itself). Results go to stdout; record
+# them in bench/RESULTS.md with the machine and the date.
+#
+#   bench/run.sh [--customers N] [--months M] [--memory-limit SIZE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+customers=100000
+months=14
+memory_limit=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --customers) customers="$2"; shift 2 ;;
+        --months) months="$2"; shift 2 ;;
+        --memory-limit) memory_limit="$2"; shift 2 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+# PROFILE=dist for the shipped build (thin LTO, one codegen unit; a long
+# cold build); release by default.
+profile="${PROFILE:-release}"
+cargo build --profile "$profile" --quiet
+bin="target/$profile/cvm-etl"
+data="bench/data/c${customers}-m${months}"
+out="bench/out/c${customers}"
+timev() { /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"; }
+
+if [ ! -d "$data" ]; then
+    echo "== generating $customers customers x $months months into $data"
+    timev "$bin" sample-data --customers "$customers" --months "$months" --seed 7 \
+        --end-month 2026-10 --no-bad-rows --plain --out "$data"
+fi
+du -sh "$data"
+echo "billing lines: $(cat "$data"/billing/*/*.csv | wc -l)"
+
+rm -rf "$out"
+limit=()
+[ -n "$memory_limit" ] && limit=(--memory-limit "$memory_limit" --temp-dir "${TMPDIR:-/tmp}")
+echo "== cvm-etl run ${limit[*]}"
+timev "$bin" run bench/pipeline.yaml --input "$data" --output "$out" --log warn "${limit[@]}" >/dev/null
+
+if python3 -c "import duckdb" 2>/dev/null; then
+    echo "== floor: DuckDB parses the billing CSVs"
+    timev python3 - "$data" <<'PY'
+import sys, duckdb
+n = duckdb.sql(f"SELECT COUNT(*) FROM read_csv('{sys.argv[1]}/billing/*/*.csv', all_varchar = true)").fetchall()[0][0]
+print(f"{n} billing lines")
+PY
+fi
+
+if python3 -c "import duckdb" 2>/dev/null; then
+    theirs="bench/out/duckdb-c${customers}"
+    rm -rf "$theirs"
+    echo "== anchor: DuckDB runs bench/duckdb/cvm.sql on the same files"
+    timev python3 bench/duckdb/run.py "$data" "$theirs" 2026-10-31
+    echo "== same numbers?"
+    python3 bench/duckdb/compare.py "$out" "$theirs"
+fi

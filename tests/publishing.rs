@@ -1,0 +1,312 @@
+//! SPEC §5-§6 publishing rules and docs/publishing.md, on the shipped
+//! sample, through the real binary: reruns, failed runs, locks, crashes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::prelude::*;
+
+const AS_OF: &str = "2026-10-31";
+
+fn cvm_etl(output: &Path, extra: &[&str], crash_at: Option<u32>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
+    cmd.args(["run", "pipelines/sample.yaml", "--output"])
+        .arg(output)
+        .args(extra);
+    if let Some(n) = crash_at {
+        cmd.env("CVM_ETL_CRASH_AT", n.to_string());
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Every file under `root`, relative, `/`-separated, sorted.
+fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(root, root, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Data files and markers outside the bookkeeping folders.
+fn published(root: &Path) -> Vec<String> {
+    files(root)
+        .into_iter()
+        .filter(|f| !f.starts_with("_runs/") && !f.starts_with("_staging/"))
+        .collect()
+}
+
+/// Each data file's rows, as sorted text lines.
+async fn contents(root: &Path) -> BTreeMap<String, Vec<String>> {
+    let ctx = SessionContext::new();
+    let mut out = BTreeMap::new();
+    for file in published(root)
+        .into_iter()
+        .filter(|f| f.ends_with(".parquet"))
+    {
+        let path = root.join(&file);
+        let batches = ctx
+            .read_parquet(path.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        out.insert(file, lines);
+    }
+    out
+}
+
+fn success_run(root: &Path, partition: &str) -> String {
+    let text = std::fs::read_to_string(root.join(partition).join("_SUCCESS")).unwrap();
+    let marker: serde_json::Value = serde_json::from_str(&text).unwrap();
+    marker["run_id"].as_str().unwrap().to_owned()
+}
+
+fn latest_run(root: &Path) -> String {
+    let text =
+        std::fs::read_to_string(root.join(format!("_runs/as_of={AS_OF}/latest.json"))).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn manifests(root: &Path) -> Vec<serde_json::Value> {
+    files(&root.join(format!("_runs/as_of={AS_OF}")))
+        .into_iter()
+        .filter(|f| f != "latest.json")
+        .map(|f| {
+            serde_json::from_str(
+                &std::fs::read_to_string(root.join(format!("_runs/as_of={AS_OF}/{f}"))).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn every_partition_holds_one_data_file_and_a_success_marker_naming_the_run() {
+    let out = tempfile::tempdir().unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    let run = latest_run(out.path());
+    let folders: Vec<PathBuf> = published(out.path())
+        .iter()
+        .filter(|f| f.ends_with("_SUCCESS"))
+        .map(|f| PathBuf::from(f).parent().unwrap().to_path_buf())
+        .collect();
+    assert!(folders.len() > 30, "{folders:?}");
+    for folder in &folders {
+        let inside: Vec<String> = files(&out.path().join(folder));
+        assert_eq!(
+            inside,
+            ["_SUCCESS", "part-00000.parquet"],
+            "{}",
+            folder.display()
+        );
+        assert_eq!(success_run(out.path(), folder.to_str().unwrap()), run);
+    }
+    assert!(files(&out.path().join("_staging")).is_empty());
+    assert!(
+        !out.path()
+            .join(format!("_locks/as_of={AS_OF}.json"))
+            .exists()
+    );
+}
+
+#[test]
+fn a_rerun_replaces_exactly_the_partitions_it_owns() {
+    let out = tempfile::tempdir().unwrap();
+    // Partitions of other months and dates, not owned by this run.
+    let foreign = [
+        "customer_month/month=2020-01/data.txt",
+        "churn_watchlist/as_of=2026-09-30/data.txt",
+    ];
+    for f in foreign {
+        std::fs::create_dir_all(out.path().join(f).parent().unwrap()).unwrap();
+        std::fs::write(out.path().join(f), b"not ours").unwrap();
+    }
+    ok(cvm_etl(out.path(), &[], None));
+    let first = contents(out.path()).await_blocking();
+    ok(cvm_etl(out.path(), &[], None));
+    assert_eq!(
+        contents(out.path()).await_blocking(),
+        first,
+        "a rerun on the same inputs writes the same rows"
+    );
+    for f in foreign {
+        assert_eq!(std::fs::read(out.path().join(f)).unwrap(), b"not ours");
+    }
+    assert_eq!(manifests(out.path()).len(), 2, "one manifest per run");
+}
+
+#[test]
+fn a_failed_run_publishes_only_its_rejected_rows_and_leaves_the_outputs_as_they_were() {
+    let out = tempfile::tempdir().unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    let good = latest_run(out.path());
+    let failed = cvm_etl(out.path(), &["--set", "max_reject_ratio=0"], None);
+    assert_eq!(failed.status.code(), Some(3));
+    assert_eq!(latest_run(out.path()), good);
+    assert_eq!(
+        success_run(
+            out.path(),
+            "customer_value/as_of=2026-10-31/pyramid_tier=MVC"
+        ),
+        good
+    );
+    let rejected = success_run(out.path(), "rejected/as_of=2026-10-31/source=billing");
+    assert_ne!(
+        rejected, good,
+        "the failed run's rejected rows are published"
+    );
+    let statuses: Vec<String> = manifests(out.path())
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "failed").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(files(&out.path().join("_staging")).is_empty());
+}
+
+#[test]
+fn a_second_run_for_the_same_date_exits_6_naming_the_holder() {
+    let out = tempfile::tempdir().unwrap();
+    let lock = out.path().join(format!("_locks/as_of={AS_OF}.json"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let holder = serde_json::json!({
+        "run_id": "20261101T000000Z-holder01", "host": "batch-7", "pid": 4242,
+        "started_at": "2026-11-01T00:00:00.000Z", "expires_at": "2999-01-01T00:00:00.000Z",
+    });
+    std::fs::write(&lock, holder.to_string()).unwrap();
+    let refused = cvm_etl(out.path(), &[], None);
+    assert_eq!(refused.status.code(), Some(6));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    for part in [
+        "20261101T000000Z-holder01",
+        "batch-7",
+        "2026-11-01T00:00:00",
+    ] {
+        assert!(message.contains(part), "{message}");
+    }
+    assert!(lock.exists(), "the holder keeps its lock");
+    assert!(
+        !out.path().join("customer_value").exists(),
+        "nothing published"
+    );
+}
+
+#[test]
+fn a_lock_whose_lease_ran_out_is_taken_over_and_released() {
+    let out = tempfile::tempdir().unwrap();
+    let lock = out.path().join(format!("_locks/as_of={AS_OF}.json"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let holder = serde_json::json!({
+        "run_id": "old", "host": "batch-7", "pid": 4242,
+        "started_at": "2026-11-01T00:00:00.000Z", "expires_at": "2026-11-01T06:00:00.000Z",
+    });
+    std::fs::write(&lock, holder.to_string()).unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    assert!(!lock.exists());
+}
+
+#[test]
+fn a_run_killed_at_any_point_is_finished_or_undone_by_the_next_run() {
+    let clean = tempfile::tempdir().unwrap();
+    ok(cvm_etl(clean.path(), &[], None));
+    let expected = contents(clean.path()).await_blocking();
+    let expected_files = published(clean.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("_locks/"))
+        .collect::<Vec<_>>();
+
+    let mut killed = 0;
+    for point in [
+        1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30, 33, 34, 36, 40, 48, 56, 64, 72, 80, 88, 96, 100, 102,
+        104,
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        // A previous good run, so that a crash has outputs to protect.
+        ok(cvm_etl(out.path(), &[], None));
+        let crashed = cvm_etl(out.path(), &[], Some(point));
+        if crashed.status.success() {
+            continue; // the run has fewer points than that
+        }
+        assert_eq!(
+            crashed.status.code(),
+            None,
+            "point {point}: killed by a signal, not an exit"
+        );
+        killed += 1;
+        ok(cvm_etl(out.path(), &[], None));
+        assert_eq!(
+            published(out.path()),
+            expected_files,
+            "point {point}: stray or missing files"
+        );
+        assert!(
+            files(&out.path().join("_staging")).is_empty(),
+            "point {point}: staging left behind"
+        );
+        assert_eq!(
+            contents(out.path()).await_blocking(),
+            expected,
+            "point {point}: outputs differ from a clean run"
+        );
+        let statuses: Vec<String> = manifests(out.path())
+            .iter()
+            .map(|m| m["status"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            statuses.len(),
+            3,
+            "point {point}: one manifest per run: {statuses:?}"
+        );
+        assert!(
+            statuses
+                .iter()
+                .all(|s| s == "succeeded" || s == "interrupted"),
+            "point {point}: {statuses:?}"
+        );
+    }
+    assert!(killed >= 20, "only {killed} crash points were reached");
+}
+
+/// Runs a future to completion from a plain test.
+trait Blocking: std::future::Future + Sized {
+    fn await_blocking(self) -> Self::Output {
+        tokio::runtime::Runtime::new().unwrap().block_on(self)
+    }
+}
+
+impl<F: std::future::Future> Blocking for F {}
