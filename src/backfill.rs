@@ -3,7 +3,6 @@
 //! forced; the first failure stops the backfill.
 
 use chrono::NaiveDate;
-use object_store::ObjectStoreExt;
 
 use crate::config::Pipeline;
 use crate::error::{Error, Result};
@@ -92,17 +91,12 @@ pub async fn live_run(
     day: NaiveDate,
 ) -> Result<Option<String>> {
     let output = storage.location(&pipeline.output)?;
-    let path = output.path_of(&format!("_runs/as_of={day}/latest.json"));
-    match output.store.get(&path).await {
-        Ok(got) => {
-            let bytes = got
-                .bytes()
-                .await
-                .map_err(|e| Error::storage(format!("reading {path}"), e))?;
-            let latest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            Ok(latest["run_id"].as_str().map(str::to_owned))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::storage(format!("reading {path}"), e)),
-    }
+    let Some(bytes) = output
+        .read(&format!("_runs/as_of={day}/latest.json"))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let latest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok(latest["run_id"].as_str().map(str::to_owned))
 }

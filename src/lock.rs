@@ -132,19 +132,11 @@ impl Lock {
 }
 
 async fn read_holder(output: &Location, relative: &str) -> Result<Option<Holder>> {
-    let path = output.path_of(relative);
-    match output.store.get(&path).await {
-        Ok(got) => {
-            let bytes = got
-                .bytes()
-                .await
-                .map_err(|e| Error::storage(format!("reading the lock {path}"), e))?;
-            // An unreadable lock (a crash mid-write) counts as stale.
-            Ok(serde_json::from_slice(&bytes).ok())
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::storage(format!("reading the lock {path}"), e)),
-    }
+    // An unreadable lock (a crash mid-write) counts as stale.
+    Ok(output
+        .read(relative)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 pub fn host() -> String {

@@ -185,7 +185,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 fn run_command(args: &PipelineArgs, explain: bool) -> Result<(), Error> {
     let pipeline = load(args)?;
-    let storage = Storage::new(pipeline.storage_options.clone());
+    let storage = Storage::for_pipeline(&pipeline);
     match runtime()?.block_on(run(&pipeline, &storage)) {
         Ok(report) => {
             if explain {
@@ -221,7 +221,7 @@ fn backfill_command(args: &BackfillArgs) -> Result<(), Error> {
         )));
     }
     let base = load(&args.pipeline)?;
-    let storage = Storage::new(base.storage_options.clone());
+    let storage = Storage::for_pipeline(&base);
     let pipeline_for = |day: NaiveDate| {
         let mut overrides = overrides(&args.pipeline);
         overrides.as_of = Some(day);
@@ -271,7 +271,7 @@ fn backfill_command(args: &BackfillArgs) -> Result<(), Error> {
 
 fn validate_command(args: &PipelineArgs) -> Result<(), Error> {
     let pipeline = load(args)?;
-    let storage = Storage::new(pipeline.storage_options.clone());
+    let storage = Storage::for_pipeline(&pipeline);
     storage.location(&pipeline.output)?;
     for source in pipeline.sources.values() {
         storage.location(&source.path)?;

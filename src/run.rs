@@ -24,7 +24,6 @@ use crate::sinks::{self, partition};
 use crate::sources::{self, SourceRead};
 use crate::storage::{Location, Storage};
 use crate::transforms;
-use object_store::ObjectStoreExt;
 
 /// What a finished run reports back to its caller.
 #[derive(Debug, Clone, Serialize)]
@@ -374,20 +373,10 @@ async fn write_latest(output: &Location, as_of: &str, run_id: &str, status: &str
 /// with what recovery did; a rolled-forward run's outputs are live.
 async fn record_recovery(output: &Location, as_of: &str, by: &str, r: &Recovered) -> Result<()> {
     let relative = format!("_runs/as_of={as_of}/{}.json", r.run_id);
-    let path = output.path_of(&relative);
-    let mut record = match output.store.get(&path).await {
-        Ok(got) => {
-            let bytes = got
-                .bytes()
-                .await
-                .map_err(|e| Error::storage(format!("reading {relative}"), e))?;
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| serde_json::json!({ "run_id": r.run_id }))
-        }
-        Err(object_store::Error::NotFound { .. }) => {
-            serde_json::json!({ "run_id": r.run_id, "as_of": as_of })
-        }
-        Err(e) => return Err(Error::storage(format!("reading {relative}"), e)),
+    let mut record = match output.read(&relative).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({ "run_id": r.run_id })),
+        None => serde_json::json!({ "run_id": r.run_id, "as_of": as_of }),
     };
     // A run killed after its final manifest keeps its status; only the
     // cleanup was left to do.
@@ -406,15 +395,8 @@ async fn record_recovery(output: &Location, as_of: &str, by: &str, r: &Recovered
 /// Runs of the date whose manifest still says `running`: under the date's
 /// lock, none of them is alive.
 async fn runs_left_running(output: &Location, as_of: &str, us: &str) -> Result<Vec<String>> {
-    use futures::TryStreamExt;
-    let dir = output.child(&format!("_runs/as_of={as_of}"));
-    let paths: Vec<object_store::path::Path> = dir
-        .store
-        .list(Some(&dir.prefix))
-        .map_ok(|m| m.location)
-        .try_collect()
-        .await
-        .map_err(|e| Error::storage(format!("listing {dir}"), e))?;
+    let dir = format!("_runs/as_of={as_of}");
+    let paths = output.child(&dir).list().await?;
     let mut running = Vec::new();
     for path in paths {
         let Some(run_id) = path.filename().and_then(|f| f.strip_suffix(".json")) else {
@@ -423,15 +405,9 @@ async fn runs_left_running(output: &Location, as_of: &str, us: &str) -> Result<V
         if run_id == us || run_id == "latest" {
             continue;
         }
-        let got = output
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| Error::storage(format!("reading {path}"), e))?;
-        let bytes = got
-            .bytes()
-            .await
-            .map_err(|e| Error::storage(format!("reading {path}"), e))?;
+        let Some(bytes) = output.read(&format!("{dir}/{run_id}.json")).await? else {
+            continue;
+        };
         let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if record["status"] == "running" {
             running.push(run_id.to_owned());

@@ -10,8 +10,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use datafusion::prelude::SessionContext;
-use object_store::ObjectStore;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -55,6 +55,38 @@ impl Location {
         }
     }
 
+    /// The bytes of the object at `relative`, or None when there is none.
+    pub async fn read(&self, relative: &str) -> Result<Option<bytes::Bytes>> {
+        let path = self.path_of(relative);
+        let failed = |e| Error::storage(format!("reading {self}/{relative}"), e);
+        match self.store.get(&path).await {
+            Ok(got) => got.bytes().await.map(Some).map_err(failed),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    /// Every object below this location, recursively.
+    pub async fn list(&self) -> Result<Vec<Path>> {
+        use futures::TryStreamExt;
+        self.store
+            .list(Some(&self.prefix))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| Error::storage(format!("listing {self}"), e))
+    }
+
+    /// Writes (replaces) the object at `relative`.
+    pub async fn write(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = self.path_of(relative);
+        self.store
+            .put(&path, object_store::PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::storage(format!("writing {self}/{relative}"), e))
+    }
+
     /// The URL DataFusion can read this location by.
     pub fn url(&self) -> String {
         format!("{}{}", self.base, self.prefix)
@@ -76,6 +108,7 @@ impl fmt::Debug for Location {
 /// The stores of one run, built once per base URL and shared with DataFusion.
 pub struct Storage {
     options: BTreeMap<String, String>,
+    max_retries: usize,
     stores: Mutex<BTreeMap<String, Arc<dyn ObjectStore>>>,
 }
 
@@ -83,8 +116,18 @@ impl Storage {
     pub fn new(options: BTreeMap<String, String>) -> Storage {
         Storage {
             options,
+            max_retries: 10,
             stores: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The stores of a pipeline: its storage options and retry budget.
+    pub fn for_pipeline(pipeline: &crate::config::Pipeline) -> Storage {
+        let mut storage = Storage::new(pipeline.storage_options.clone());
+        if let Some(n) = pipeline.storage_max_retries {
+            storage.max_retries = n as usize;
+        }
+        storage
     }
 
     /// Uses `store` for every location under `base` (tests use this for `memory://`).
@@ -132,7 +175,7 @@ impl Storage {
         if let Some(store) = stores.get(base.as_str()) {
             return Ok(Arc::clone(store));
         }
-        let store = build_store(url, &self.options)?;
+        let store = build_store(url, &self.options, self.max_retries)?;
         stores.insert(base.to_string(), Arc::clone(&store));
         Ok(store)
     }
@@ -161,23 +204,28 @@ fn base_of(url: &Url) -> Url {
 
 /// Retries of transient store failures (5xx, 429/503 throttling, connection
 /// resets, timeouts): exponential backoff from 100 ms up to 15 s between
-/// tries, at most 10 retries and 3 minutes per request; then the run ends
-/// with exit 5 naming the operation and the URL. Requests are not re-signed
-/// between retries, so the total stays well under credential lifetimes.
-pub fn retry_config() -> object_store::RetryConfig {
+/// tries, at most `max_retries` (default 10, `storage_max_retries`) and 3
+/// minutes per request; then the run ends with exit 5 naming the operation
+/// and the URL. Requests are not re-signed between retries, so the total
+/// stays well under credential lifetimes.
+pub fn retry_config(max_retries: usize) -> object_store::RetryConfig {
     object_store::RetryConfig {
         backoff: object_store::BackoffConfig {
             init_backoff: std::time::Duration::from_millis(100),
             max_backoff: std::time::Duration::from_secs(15),
             base: 2.0,
         },
-        max_retries: 10,
+        max_retries,
         retry_timeout: std::time::Duration::from_secs(180),
     }
 }
 
 /// One place maps a URL scheme to a store builder.
-fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+fn build_store(
+    url: &Url,
+    options: &BTreeMap<String, String>,
+    max_retries: usize,
+) -> Result<Arc<dyn ObjectStore>> {
     use object_store::aws::AmazonS3Builder;
     use object_store::azure::MicrosoftAzureBuilder;
     use object_store::gcp::GoogleCloudStorageBuilder;
@@ -194,7 +242,7 @@ fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn 
         "s3" | "s3a" => {
             let mut b = AmazonS3Builder::from_env()
                 .with_url(url.as_str())
-                .with_retry(retry_config());
+                .with_retry(retry_config(max_retries));
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }
@@ -203,7 +251,7 @@ fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn 
         "gs" => {
             let mut b = GoogleCloudStorageBuilder::from_env()
                 .with_url(url.as_str())
-                .with_retry(retry_config());
+                .with_retry(retry_config(max_retries));
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }
@@ -212,7 +260,7 @@ fn build_store(url: &Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn 
         "az" | "azure" | "abfs" | "abfss" | "adl" => {
             let mut b = MicrosoftAzureBuilder::from_env()
                 .with_url(url.as_str())
-                .with_retry(retry_config());
+                .with_retry(retry_config(max_retries));
             for (k, v) in options {
                 b = b.with_config(k.parse().map_err(|e| bad_option(k, e))?, v);
             }

@@ -310,3 +310,49 @@ trait Blocking: std::future::Future + Sized {
 }
 
 impl<F: std::future::Future> Blocking for F {}
+
+#[test]
+fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let out = tempfile::tempdir().unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    let folders: Vec<PathBuf> = published(out.path())
+        .iter()
+        .filter(|f| f.ends_with("_SUCCESS"))
+        .map(|f| out.path().join(f).parent().unwrap().to_path_buf())
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut looks = 0;
+            while !stop.load(Ordering::SeqCst) {
+                for folder in &folders {
+                    // What a glob like `**/*.parquet` (DuckDB, Spark) matches.
+                    let data: Vec<PathBuf> = std::fs::read_dir(folder)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                        .collect();
+                    assert_eq!(data.len(), 1, "{}: {data:?}", folder.display());
+                    let file = std::fs::File::open(&data[0]).unwrap();
+                    let rows =
+                        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+                            .unwrap()
+                            .map(|b| b.unwrap().num_rows())
+                            .sum::<usize>();
+                    assert!(rows < usize::MAX);
+                    looks += 1;
+                }
+            }
+            looks
+        })
+    };
+    ok(cvm_etl(out.path(), &[], None));
+    stop.store(true, Ordering::SeqCst);
+    let looks = reader
+        .join()
+        .expect("the reader saw a half-written or doubled partition");
+    assert!(looks > 0);
+}

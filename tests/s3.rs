@@ -319,3 +319,17 @@ async fn rows_of(store: &Arc<dyn ObjectStore>, path: &Path) -> Vec<String> {
     lines.sort();
     lines
 }
+
+#[test]
+fn a_store_that_stays_down_ends_the_run_with_exit_5_naming_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let pipeline = pipeline(dir.path(), &dead);
+    let text = std::fs::read_to_string(&pipeline).unwrap() + "storage_max_retries: 1\n";
+    std::fs::write(&pipeline, text).unwrap();
+    let run = cvm_etl(&pipeline);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("s3://cvm-test/"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -41,6 +41,8 @@ pub struct PipelineFile {
     pub memory_limit: Option<ByteSize>,
     #[serde(default)]
     pub storage_options: BTreeMap<String, String>,
+    /// Retries of a failing store request before the run gives up (exit 5).
+    pub storage_max_retries: Option<u32>,
     #[serde(default)]
     pub sources: BTreeMap<SourceName, SourceFile>,
     pub as_of: Option<Date>,
@@ -123,6 +125,7 @@ pub struct Pipeline {
     /// Keys only: values may be credentials.
     #[serde(serialize_with = "keys_only")]
     pub storage_options: BTreeMap<String, String>,
+    pub storage_max_retries: Option<u32>,
     pub sources: BTreeMap<SourceName, SourceSettings>,
     pub params: Params,
 }
@@ -232,6 +235,7 @@ fn apply_set(file: &mut PipelineFile, set: &str) -> Result<()> {
         input,
         output,
         memory_limit,
+        storage_max_retries,
         as_of,
         currency,
         window_months,
@@ -293,6 +297,7 @@ fn resolve(file: PipelineFile, overrides: &Overrides) -> Result<Pipeline> {
         temp_dir: overrides.temp_dir.clone().or(file.temp_dir),
         memory_limit: overrides.memory_limit.or(file.memory_limit.map(|m| m.0)),
         storage_options: file.storage_options,
+        storage_max_retries: file.storage_max_retries,
         sources,
         params,
     })

@@ -9,9 +9,8 @@
 //! old file or the new one, never both; `_SUCCESS`, written last, names the
 //! run and the file.
 
-use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::WrittenPartition;
@@ -158,7 +157,7 @@ async fn publish_partition(
     }
     crash_point(&format!("published {folder}"));
     let dir = output.child(&folder);
-    for stray in list(&dir).await? {
+    for stray in dir.list().await? {
         let name = stray.filename().unwrap_or_default();
         if name != DATA_FILE && name != SUCCESS {
             delete(output, &stray).await?;
@@ -223,7 +222,8 @@ pub struct Recovered {
 /// behind. Runs under the date's lock, so no live run is touched.
 pub async fn recover(output: &Location, as_of: &str) -> Result<Vec<Recovered>> {
     let root = output.child(&staging_root(as_of));
-    let mut runs: Vec<String> = list(&root)
+    let mut runs: Vec<String> = root
+        .list()
         .await?
         .iter()
         .filter_map(|p| root.relative(p).split('/').next().map(str::to_owned))
@@ -254,39 +254,17 @@ pub async fn recover(output: &Location, as_of: &str) -> Result<Vec<Recovered>> {
 }
 
 async fn read_commit(output: &Location, folder: &str) -> Result<Option<Commit>> {
-    let path = output.path_of(&format!("{folder}/{COMMIT}"));
-    match output.store.get(&path).await {
-        Ok(got) => {
-            let bytes = got
-                .bytes()
-                .await
-                .map_err(|e| Error::storage(format!("reading {path}"), e))?;
-            let commit = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::internal(format!("unreadable commit record {path}: {e}")))?;
-            Ok(Some(commit))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(Error::storage(format!("reading {path}"), e)),
-    }
+    let relative = format!("{folder}/{COMMIT}");
+    let Some(bytes) = output.read(&relative).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::internal(format!("unreadable commit record {output}/{relative}: {e}")))
 }
 
 pub(crate) async fn put(output: &Location, relative: &str, bytes: Vec<u8>) -> Result<()> {
-    let path = output.path_of(relative);
-    output
-        .store
-        .put(&path, PutPayload::from(bytes))
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::storage(format!("writing {output}/{relative}"), e))
-}
-
-async fn list(dir: &Location) -> Result<Vec<Path>> {
-    dir.store
-        .list(Some(&dir.prefix))
-        .map_ok(|m| m.location)
-        .try_collect()
-        .await
-        .map_err(|e| Error::storage(format!("listing {dir}"), e))
+    output.write(relative, bytes).await
 }
 
 async fn delete(output: &Location, path: &Path) -> Result<()> {
@@ -300,7 +278,7 @@ async fn delete(output: &Location, path: &Path) -> Result<()> {
 }
 
 async fn remove_folder(output: &Location, folder: &str) -> Result<()> {
-    for path in list(&output.child(folder)).await? {
+    for path in output.child(folder).list().await? {
         delete(output, &path).await?;
     }
     // A local filesystem keeps empty folders; they hold no data.

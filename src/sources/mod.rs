@@ -1,7 +1,7 @@
 //! Sources: list the exports of a date, read them (CSV, NDJSON, Parquet),
 //! check every row, and stage the typed rows and the rejected ones as local
 //! Parquet for the quality step. Memory stays bounded: files are streamed
-//! and handled one batch at a time.
+//! and handled one batch at a time, a few files at once (one per core).
 
 mod csv;
 mod csv_split;
@@ -45,9 +45,9 @@ pub struct SourceRead {
     /// Rows rejected by the row checks, by reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
-    /// Local Parquet of the rows that passed the row checks.
+    /// Local Parquet folder of the rows that passed the row checks.
     pub staged: PathBuf,
-    /// Local Parquet of the rows that failed them (the `rejected` columns).
+    /// Local Parquet folder of the rows that failed them (the `rejected` columns).
     pub rejected: PathBuf,
 }
 
@@ -70,26 +70,48 @@ pub async fn read_source(
         rows_read: 0,
         rejected_by_reason: BTreeMap::new(),
         warnings: selection.warnings,
-        staged: work_dir.join(format!("staged_{source}.parquet")),
-        rejected: work_dir.join(format!("rejected_{source}.parquet")),
+        staged: work_dir.join(format!("staged_{source}")),
+        rejected: work_dir.join(format!("rejected_{source}")),
     };
     if !selection.exists && source != SourceName::Customers {
         read.warnings
             .push(format!("{source}: nothing at {location}; reading no rows"));
     }
-    let mut sink = StageSink::create(source, &read.staged, &read.rejected)?;
+    std::fs::create_dir_all(&read.staged)?;
+    std::fs::create_dir_all(&read.rejected)?;
+    // An empty part, so the staged tables have their schema with no files.
+    StageSink::create(source, &read.staged, &read.rejected, "empty")?.finish()?;
     let mut extra = BTreeSet::new();
-    for file in &selection.files {
-        let ctx = CheckContext {
+    // Files are read in parallel, one task and one pair of staging parts each.
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let tasks: Vec<FileTask> = selection
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| FileTask {
             source,
-            currency: &params.currency,
+            location: location.clone(),
+            file: file.clone(),
+            settings: settings.clone(),
+            currency: params.currency.clone(),
             as_of: calendar.as_of,
-            file: &file.relative,
-            dt: file.dt,
-        };
-        let found = read_file(location, file, settings, &ctx, &mut sink).await?;
+            staged: read.staged.clone(),
+            rejected: read.rejected.clone(),
+            part: format!("{i:05}"),
+        })
+        .collect();
+    // Spawned lazily, `parallel` at a time, so memory stays bounded.
+    let mut done = futures::stream::iter(tasks)
+        .map(|t| tokio::spawn(t.run()))
+        .buffered(parallel);
+    while let Some(joined) = done.next().await {
+        let (file, found, by_reason) =
+            joined.map_err(|e| Error::internal(format!("reading task: {e}")))??;
         read.rows_read += found.records;
         extra.extend(found.extra_columns);
+        for (reason, n) in by_reason {
+            *read.rejected_by_reason.entry(reason).or_default() += n;
+        }
         if found.empty {
             read.warnings.push(format!(
                 "{source}: '{}' has no header line; read as empty",
@@ -97,6 +119,7 @@ pub async fn read_source(
             ));
         }
     }
+    drop(done);
     if !extra.is_empty() {
         let names: Vec<String> = extra.into_iter().collect();
         read.warnings.push(format!(
@@ -104,7 +127,6 @@ pub async fn read_source(
             names.join(", ")
         ));
     }
-    read.rejected_by_reason = sink.finish()?;
     read.files = selection.files;
     Ok(read)
 }
@@ -135,6 +157,35 @@ fn check_ready(
         )));
     }
     Ok(())
+}
+
+/// One file to read, with everything the task needs to own.
+struct FileTask {
+    source: SourceName,
+    location: Location,
+    file: InputFile,
+    settings: SourceSettings,
+    currency: String,
+    as_of: chrono::NaiveDate,
+    staged: PathBuf,
+    rejected: PathBuf,
+    part: String,
+}
+
+impl FileTask {
+    async fn run(self) -> Result<(InputFile, FileFound, BTreeMap<String, u64>)> {
+        let mut sink = StageSink::create(self.source, &self.staged, &self.rejected, &self.part)?;
+        let ctx = CheckContext {
+            source: self.source,
+            currency: &self.currency,
+            as_of: self.as_of,
+            file: &self.file.relative,
+            dt: self.file.dt,
+        };
+        let found = read_file(&self.location, &self.file, &self.settings, &ctx, &mut sink).await?;
+        let by_reason = sink.finish()?;
+        Ok((self.file, found, by_reason))
+    }
 }
 
 /// What reading one file found.
@@ -230,7 +281,14 @@ struct StageSink {
 }
 
 impl StageSink {
-    fn create(source: SourceName, staged: &FsPath, rejected: &FsPath) -> Result<StageSink> {
+    /// Writers for one part (`part-<part>.parquet`) of the staged and rejected folders.
+    fn create(
+        source: SourceName,
+        staged: &FsPath,
+        rejected: &FsPath,
+        part: &str,
+    ) -> Result<StageSink> {
+        let name = format!("part-{part}.parquet");
         let props = || {
             WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
@@ -238,12 +296,12 @@ impl StageSink {
         };
         Ok(StageSink {
             staged: ArrowWriter::try_new(
-                File::create(staged)?,
+                File::create(staged.join(&name))?,
                 spec::staged_schema(source),
                 Some(props()),
             )?,
             rejected: ArrowWriter::try_new(
-                File::create(rejected)?,
+                File::create(rejected.join(&name))?,
                 spec::rejected_schema(),
                 Some(props()),
             )?,
