@@ -8,6 +8,7 @@ use std::path::Path as FsPath;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::common::JoinType;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::*;
@@ -78,37 +79,50 @@ async fn accept_source(
         options.clone(),
     )
     .await?;
-    let checked_path = work_dir.join(format!("checked_{source}.parquet"));
+    let whole_path = work_dir.join(format!("whole_rejected_{source}.parquet"));
     ctx.sql(quality_sql(source))
         .await?
         .write_parquet(
-            path_str(&checked_path)?,
+            path_str(&whole_path)?,
             DataFrameWriteOptions::new().with_single_file_output(true),
             None,
         )
         .await?;
-    let checked = format!("checked_{source}");
-    ctx.register_parquet(&checked, path_str(&checked_path)?, options)
+    let whole = format!("whole_rejected_{source}");
+    ctx.register_parquet(&whole, path_str(&whole_path)?, options)
         .await?;
 
-    let kept: Vec<&str> = spec::kept_columns(source).map(|c| c.name).collect();
-    let accepted = ctx
-        .table(&checked)
+    // Accepted: every staged row the whole-source checks did not reject.
+    let staged = ctx.table(format!("staged_{source}")).await?;
+    let staged_rows = staged.clone().count().await? as u64;
+    let rejected_keys = ctx
+        .table(&whole)
         .await?
-        .filter(col("_reason").is_null())?
+        .select_columns(&["_file", "_line"])?;
+    let kept: Vec<&str> = spec::kept_columns(source).map(|c| c.name).collect();
+    let accepted = staged
+        .join(
+            rejected_keys,
+            JoinType::LeftAnti,
+            &["_file", "_line"],
+            &["_file", "_line"],
+            None,
+        )?
         .select_columns(&kept)?;
     ctx.register_table(source.name(), accepted.into_view())?;
 
     let mut counts = SourceCounts {
         rows_read: read.rows_read,
-        rows_accepted: ctx.table(source.name()).await?.count().await? as u64,
         rejected_by_reason: read.rejected_by_reason.clone(),
         rows_out_of_scope: out_of_scope(ctx, source, calendar).await?,
         ..SourceCounts::default()
     };
-    for (reason, n) in whole_source_rejections(ctx, &checked).await? {
+    let mut whole_rejected = 0;
+    for (reason, n) in whole_source_rejections(ctx, &whole).await? {
+        whole_rejected += n;
         *counts.rejected_by_reason.entry(reason).or_default() += n;
     }
+    counts.rows_accepted = staged_rows - whole_rejected;
     counts.rows_rejected = counts.rejected_by_reason.values().sum();
     reconcile(source, &counts)?;
     Ok(counts)
@@ -119,14 +133,10 @@ fn path_str(path: &FsPath) -> Result<&str> {
         .ok_or_else(|| Error::internal(format!("work path is not UTF-8: {}", path.display())))
 }
 
-async fn whole_source_rejections(
-    ctx: &SessionContext,
-    checked: &str,
-) -> Result<Vec<(String, u64)>> {
+async fn whole_source_rejections(ctx: &SessionContext, whole: &str) -> Result<Vec<(String, u64)>> {
     let batches = ctx
-        .table(checked)
+        .table(whole)
         .await?
-        .filter(col("_reason").is_not_null())?
         .aggregate(vec![col("_reason")], vec![count(lit(1)).alias("n")])?
         .collect()
         .await?;
@@ -178,9 +188,8 @@ fn reconcile(source: SourceName, c: &SourceCounts) -> Result<()> {
 pub async fn rejected_rows(ctx: &SessionContext, source: SourceName) -> Result<DataFrame> {
     let row_level = ctx.table(format!("row_rejected_{source}")).await?;
     let whole_source = ctx
-        .table(format!("checked_{source}"))
+        .table(format!("whole_rejected_{source}"))
         .await?
-        .filter(col("_reason").is_not_null())?
         .select(vec![
             col("_file").alias("file"),
             col("_line").alias("line"),

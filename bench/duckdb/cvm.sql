@@ -7,7 +7,7 @@
 CREATE TEMP TABLE customers AS
 WITH raw AS (
     SELECT *, CAST(dt AS DATE) AS dt_day
-    FROM read_csv('{data}/customers/dt=*/*.csv', all_varchar = true, hive_partitioning = true)
+    FROM read_csv('{data}/customers/dt=*/*.csv', all_varchar = true, hive_partitioning = true, filename = true)
 ),
 latest AS (SELECT MAX(dt_day) AS dt_day FROM raw WHERE dt_day <= getvariable('as_of'))
 SELECT

@@ -22,7 +22,7 @@ use std::path::{Path as FsPath, PathBuf};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 pub use csv::{REDACTED, WITHHELD};
@@ -290,8 +290,12 @@ impl StageSink {
     ) -> Result<StageSink> {
         let name = format!("part-{part}.parquet");
         let props = || {
+            // Scratch files, read once or twice: no compression and no
+            // dictionaries (the record text would defeat them anyway).
             WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+                .set_compression(Compression::UNCOMPRESSED)
+                .set_dictionary_enabled(false)
+                .set_max_row_group_row_count(Some(128 * 1024))
                 .build()
         };
         Ok(StageSink {
