@@ -84,6 +84,8 @@ pub fn session(
             .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
     );
     if let Some(limit) = memory_limit {
+        // Hash joins cannot spill; sort-merge joins can.
+        config.options_mut().optimizer.prefer_hash_join = false;
         let fair = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
         let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
