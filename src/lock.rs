@@ -84,6 +84,15 @@ pub async fn acquire(
             }
         }
         let current = read_holder(output, &relative).await?;
+        if current.as_ref().is_some_and(|h| h.run_id == run_id) {
+            // Our own create went through but its answer was lost and the
+            // retried request found the object: the lock is ours.
+            return Ok(Lock {
+                output: output.clone(),
+                relative,
+                holder,
+            });
+        }
         match current {
             Some(h) if !h.is_stale(Utc::now(), &holder.host) => {
                 return Err(Error::Locked(format!(

@@ -129,9 +129,37 @@ impl Staging {
 async fn publish_commit(output: &Location, commit: &Commit) -> Result<Vec<WrittenPartition>> {
     let mut written = Vec::new();
     for p in &commit.partitions {
-        written.push(publish_partition(output, commit, p).await?);
+        written.push(publish_retried(output, commit, p).await?);
     }
     Ok(written)
+}
+
+/// Once committed, a run should finish publishing: every step of a
+/// partition's publish is idempotent, so on a storage error (one the store
+/// client did not retry itself, such as a connection dropped after a PUT
+/// was sent) the whole partition is published again, a few times, before
+/// the run gives up and leaves the rest to the next run's roll-forward.
+async fn publish_retried(
+    output: &Location,
+    commit: &Commit,
+    p: &StagedPartition,
+) -> Result<WrittenPartition> {
+    let mut wait = std::time::Duration::from_millis(200);
+    for _ in 0..5 {
+        match publish_partition(output, commit, p).await {
+            Err(Error::Storage { context, source }) => {
+                tracing::warn!(
+                    "{context}: {source}; publishing {}/{} again",
+                    p.table,
+                    p.partition
+                );
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            done => return done,
+        }
+    }
+    publish_partition(output, commit, p).await
 }
 
 /// Copy the staged file over the live one (atomic), drop anything else in
