@@ -111,7 +111,8 @@ fn map_columns(columns: &[Column], names: &[String], label: &str) -> Result<Vec<
 fn check_type(data_type: &DataType, name: &str, label: &str) -> Result<()> {
     use DataType::*;
     let readable = match data_type {
-        Utf8 | LargeUtf8 | Utf8View | Date32 | Date64 | Timestamp(_, _) | Boolean => true,
+        // Null: a column pyarrow wrote with no value at all.
+        Null | Utf8 | LargeUtf8 | Utf8View | Date32 | Date64 | Timestamp(_, _) | Boolean => true,
         Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => true,
         Float32
         | Float64

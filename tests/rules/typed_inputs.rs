@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray,
+    ArrayRef, Date32Array, Decimal128Array, Float64Array, Int64Array, NullArray, StringArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -30,6 +30,30 @@ fn parquet_bytes(columns: Vec<(&str, ArrayRef)>) -> Vec<u8> {
 
 fn text(v: &[&str]) -> ArrayRef {
     Arc::new(StringArray::from(v.to_vec()))
+}
+
+#[tokio::test]
+async fn a_parquet_column_with_no_value_at_all_is_null() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/b.parquet",
+        parquet_bytes(vec![
+            ("invoice_id", text(&["I1"])),
+            ("line_no", Arc::new(Int64Array::from(vec![1]))),
+            ("customer_id", text(&["C1"])),
+            ("invoice_date", text(&["2026-01-15"])),
+            ("service", Arc::new(NullArray::new(1))),
+            ("amount", text(&["1.00"])),
+            ("currency", Arc::new(NullArray::new(1))),
+        ]),
+    );
+    f.run_ok().await;
+    let a = f.accepted().await;
+    assert!(query(&a, "SELECT service FROM billing").await.is_empty());
+    assert_eq!(
+        f.reasons("billing").await,
+        vec![("missing_field".into(), 1)]
+    );
 }
 
 #[tokio::test]
