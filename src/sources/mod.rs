@@ -238,7 +238,7 @@ async fn read_file(
             })
         }
         Format::Ndjson => {
-            let mut reader = ndjson::NdjsonReader::new(columns, settings.encoding);
+            let mut reader = ndjson::NdjsonReader::new(columns, settings.encoding, &label);
             stream_file(location, file, &label, |chunk| {
                 reader.feed(chunk, &mut on_batch)
             })

@@ -23,10 +23,14 @@ pub struct NdjsonReader {
     ranges: Vec<Option<(usize, usize)>>,
     pub extra_columns: BTreeSet<String>,
     pub records: u64,
+    /// Columns named by at least one record: a required one named by none
+    /// is a missing column (exit 2), as in a CSV header.
+    named: BTreeSet<&'static str>,
+    label: String,
 }
 
 impl NdjsonReader {
-    pub fn new(columns: &'static [Column], encoding: Encoding) -> Self {
+    pub fn new(columns: &'static [Column], encoding: Encoding, label: &str) -> Self {
         NdjsonReader {
             columns,
             encoding,
@@ -37,6 +41,8 @@ impl NdjsonReader {
             ranges: Vec::new(),
             extra_columns: BTreeSet::new(),
             records: 0,
+            named: BTreeSet::new(),
+            label: label.to_owned(),
         }
     }
 
@@ -62,7 +68,17 @@ impl NdjsonReader {
         if !self.builder.is_empty() {
             on_batch(self.builder.finish())?;
         }
-        Ok(())
+        let unnamed = self
+            .columns
+            .iter()
+            .find(|c| c.required && !self.named.contains(c.name));
+        match unnamed {
+            Some(c) if self.records > 0 => Err(crate::error::Error::config(format!(
+                "{}: missing required column '{}' (no record names it)",
+                self.label, c.name
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn end_line(&mut self, on_batch: &mut impl FnMut(RawBatch) -> Result<()>) -> Result<()> {
@@ -138,7 +154,10 @@ impl NdjsonReader {
         for column in self.columns {
             let range = match by_name.get(column.name) {
                 None => None,
-                Some(value) => self.push_value(column.name, value)?,
+                Some(value) => {
+                    self.named.insert(column.name);
+                    self.push_value(column.name, value)?
+                }
             };
             self.ranges.push(range);
         }

@@ -183,3 +183,19 @@ async fn ndjson_numbers_are_taken_by_their_source_text() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_ndjson_file_whose_records_never_name_a_required_column_is_a_configuration_error() {
+    let f = Fixture::with_customers();
+    f.write(
+        "costs/k.ndjson",
+        "{\"cost_id\":\"K1\",\"customer_id\":\"C1\",\"cost_date\":\"2026-01-15\",\"amount\":1.00}\n",
+    );
+    let failure = f.run().await.unwrap_err();
+    assert_eq!(failure.error.exit_code(), 2);
+    let message = failure.error.to_string();
+    assert!(
+        message.contains("k.ndjson") && message.contains("currency"),
+        "{message}"
+    );
+}
