@@ -74,6 +74,9 @@ where
     deserializer.deserialize_map(MapVisitor { expecting, check })
 }
 
+/// Decimal places a parameter may have.
+pub const MAX_PLACES: u32 = 12;
+
 /// An exact decimal parameter, kept as written (`0.10` stays `0.10`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dec(pub Decimal);
@@ -85,9 +88,12 @@ impl Dec {
         } else {
             Decimal::from_str_exact(text)
         };
-        parsed
-            .map(Dec)
-            .map_err(|_| format!("expected an exact decimal number, got '{text}'"))
+        let d = parsed.map_err(|_| format!("expected an exact decimal number, got '{text}'"))?;
+        // Products of two parameters and a count must stay within DECIMAL(38).
+        if d.scale() > MAX_PLACES {
+            return Err(format!("at most {MAX_PLACES} decimal places, got '{text}'"));
+        }
+        Ok(Dec(d))
     }
 
     pub fn value(self) -> Decimal {
@@ -428,6 +434,7 @@ mod tests {
         assert_eq!(d.to_string(), "0.07");
         let d: Dec = serde_yaml::from_str("0.10").unwrap();
         assert_eq!(d.0, Decimal::new(1, 1));
+        assert!(serde_yaml::from_str::<Dec>("0.0000000000001").is_err());
         let d: Dec = serde_yaml::from_str("1e-2").unwrap();
         assert_eq!(d.0, Decimal::new(1, 2));
     }
