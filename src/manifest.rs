@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::quality::SourceCounts;
 use crate::sinks::WrittenPartition;
 use crate::sources::{Format, SourceRead};
@@ -145,19 +144,8 @@ impl Manifest {
     }
 
     pub async fn write(&self, output: &Location) -> Result<String> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
         let relative = self.relative_path();
-        let path = output.path_of(&relative);
-        output
-            .store
-            .put(&path, PutPayload::from(json))
-            .await
-            .map_err(|e| {
-                Error::storage(
-                    format!("writing the run manifest to {output}/{relative}"),
-                    e,
-                )
-            })?;
+        output.write_json(&relative, self).await?;
         Ok(relative)
     }
 }

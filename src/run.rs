@@ -371,8 +371,9 @@ async fn write_latest(output: &Location, as_of: &str, run_id: &str, status: &str
         "manifest": format!("_runs/as_of={as_of}/{run_id}.json"),
         "published_at": crate::manifest::timestamp(chrono::Utc::now()),
     });
-    let bytes = serde_json::to_vec_pretty(&latest).map_err(|e| Error::internal(e.to_string()))?;
-    publish::put(output, &format!("_runs/as_of={as_of}/latest.json"), bytes).await
+    output
+        .write_json(&format!("_runs/as_of={as_of}/latest.json"), &latest)
+        .await
 }
 
 /// Gives a crashed run its final status in its own manifest: `interrupted`,
@@ -390,8 +391,7 @@ async fn record_recovery(output: &Location, as_of: &str, by: &str, r: &Recovered
         record["status"] = "interrupted".into();
     }
     record["recovery"] = serde_json::json!({ "by_run": by, "action": r.action });
-    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(e.to_string()))?;
-    publish::put(output, &relative, bytes).await?;
+    output.write_json(&relative, &record).await?;
     if r.outputs_live {
         write_latest(output, as_of, &r.run_id, "rolled_forward").await?;
     }

@@ -87,6 +87,12 @@ impl Location {
             .map_err(|e| Error::storage(format!("writing {self}/{relative}"), e))
     }
 
+    /// Writes `value` as pretty JSON at `relative` (manifests, markers, locks).
+    pub async fn write_json(&self, relative: &str, value: &impl serde::Serialize) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
+        self.write(relative, bytes).await
+    }
+
     /// The URL DataFusion can read this location by.
     pub fn url(&self) -> String {
         format!("{}{}", self.base, self.prefix)

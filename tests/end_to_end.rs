@@ -1,25 +1,15 @@
 //! The binary on the shipped sample: the README's first command, checked.
 
+mod support;
+
 use std::process::Command;
 
-fn manifest_of(output: &std::path::Path) -> serde_json::Value {
-    let runs = output.join("_runs/as_of=2026-10-31");
-    let entry = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| !p.ends_with("latest.json"))
-        .unwrap();
-    serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
-}
+use support::{manifest_of, run_sample};
 
 #[test]
 fn the_sample_pipeline_runs_and_accounts_for_every_row() {
     let out = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
-        .args(["run", "pipelines/sample.yaml", "--output"])
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let o = run_sample(out.path(), &[]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),

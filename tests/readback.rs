@@ -1,7 +1,11 @@
 //! SPEC §5: the outputs are Hive-partitioned Parquet that other engines read
 //! with no glue. DuckDB (Python package) reads the sample run back.
 
+mod support;
+
 use std::process::Command;
+
+use support::{manifest_of, run_sample};
 
 fn duckdb_available() -> bool {
     Command::new("python3")
@@ -21,11 +25,7 @@ fn duckdb_reads_every_table_back_with_the_spec_types() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
-        .args(["run", "pipelines/sample.yaml", "--output"])
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let run = run_sample(out.path(), &[]);
     assert!(
         run.status.success(),
         "{}",
@@ -80,14 +80,4 @@ fn duckdb_reads_every_table_back_with_the_spec_types() {
     assert_eq!(types("rejected", "line"), "BIGINT");
     let retained = report["retention_savings"]["rows"].as_u64().unwrap();
     assert_eq!(retained, 3 * 5, "three scenarios by five populations");
-}
-
-fn manifest_of(output: &std::path::Path) -> serde_json::Value {
-    let runs = output.join("_runs/as_of=2026-10-31");
-    let entry = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| !p.ends_with("latest.json"))
-        .unwrap();
-    serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
 }

@@ -109,9 +109,9 @@ impl Staging {
                 .cloned()
                 .collect(),
         };
-        let json =
-            serde_json::to_vec_pretty(&commit).map_err(|e| Error::internal(e.to_string()))?;
-        put(&self.output, &format!("{}/{COMMIT}", self.folder), json).await?;
+        self.output
+            .write_json(&format!("{}/{COMMIT}", self.folder), &commit)
+            .await?;
         crash_point("committed");
         publish_commit(&self.output, &commit).await
     }
@@ -197,12 +197,9 @@ async fn publish_partition(
     };
     let marker =
         serde_json::json!({ "run_id": commit.run_id, "as_of": commit.as_of, "files": [&file] });
-    put(
-        output,
-        &format!("{folder}/{SUCCESS}"),
-        serde_json::to_vec_pretty(&marker).unwrap_or_default(),
-    )
-    .await?;
+    output
+        .write_json(&format!("{folder}/{SUCCESS}"), &marker)
+        .await?;
     crash_point(&format!("marked {folder}"));
     Ok(WrittenPartition {
         table: p.table.clone(),
@@ -289,10 +286,6 @@ async fn read_commit(output: &Location, folder: &str) -> Result<Option<Commit>> 
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| Error::internal(format!("unreadable commit record {output}/{relative}: {e}")))
-}
-
-pub(crate) async fn put(output: &Location, relative: &str, bytes: Vec<u8>) -> Result<()> {
-    output.write(relative, bytes).await
 }
 
 async fn delete(output: &Location, path: &Path) -> Result<()> {
