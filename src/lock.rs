@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::manifest::timestamp;
-use crate::storage::Location;
+use crate::storage::{self, Location};
 
 /// Who holds a date's lock, and until when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,29 +59,31 @@ pub async fn acquire(
     let path = output.path_of(&relative);
     let body = serde_json::to_vec_pretty(&holder).map_err(|e| Error::internal(e.to_string()))?;
     for _ in 0..2 {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match output
-            .store
-            .put_opts(&path, PutPayload::from(body.clone()), opts)
-            .await
-        {
-            Ok(_) => {
-                return Ok(Lock {
-                    output: output.clone(),
-                    relative,
-                    holder,
-                });
+        // A create whose answer was lost is sent again: if the first one went
+        // through, the second finds our own holder below.
+        let what = format!("taking the lock {output}/{relative}");
+        let created = storage::idempotent(&what, || async {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match output
+                .store
+                .put_opts(&path, PutPayload::from(body.clone()), opts)
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(e) => Err(Error::storage(&what, e)),
             }
-            Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => {
-                return Err(Error::storage(
-                    format!("taking the lock {output}/{relative}"),
-                    e,
-                ));
-            }
+        })
+        .await?;
+        if created {
+            return Ok(Lock {
+                output: output.clone(),
+                relative,
+                holder,
+            });
         }
         let current = read_holder(output, &relative).await?;
         if current.as_ref().is_some_and(|h| h.run_id == run_id) {
@@ -109,15 +111,7 @@ pub async fn acquire(
                         h.pid
                     );
                 }
-                match output.store.delete(&path).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => {
-                        return Err(Error::storage(
-                            format!("removing the stale lock {output}/{relative}"),
-                            e,
-                        ));
-                    }
-                }
+                output.delete(&path).await?;
             }
         }
     }
@@ -130,13 +124,7 @@ impl Lock {
     /// Removes the lock object.
     pub async fn release(self) -> Result<()> {
         let path = self.output.path_of(&self.relative);
-        match self.output.store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Error::storage(
-                format!("releasing the lock {}/{}", self.output, self.relative),
-                e,
-            )),
-        }
+        self.output.delete(&path).await
     }
 }
 

@@ -77,6 +77,27 @@ impl Location {
             .map_err(|e| Error::storage(format!("listing {self}"), e))
     }
 
+    /// Deletes the object at `path`; one already gone counts as deleted.
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        let what = format!("deleting {self}/{}", self.relative(path));
+        idempotent(&what, || async {
+            match self.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(Error::storage(&what, e)),
+            }
+        })
+        .await
+    }
+
+    /// Deletes every object below this location. A local filesystem keeps
+    /// the empty folders; they hold no data.
+    pub async fn remove_all(&self) -> Result<()> {
+        for path in self.list().await? {
+            self.delete(&path).await?;
+        }
+        Ok(())
+    }
+
     /// Writes (replaces) the object at `relative`.
     pub async fn write(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
         let path = self.path_of(relative);
@@ -226,6 +247,40 @@ pub fn retry_config(max_retries: usize) -> object_store::RetryConfig {
     }
 }
 
+/// How many times [`idempotent`] tries an operation in all.
+const IDEMPOTENT_ATTEMPTS: u32 = 6;
+
+/// Runs an idempotent storage operation again, with backoff, while it fails
+/// with a storage error. object_store resends a request by itself only when
+/// it knows the request never reached the server or the method is "safe"
+/// (GET, HEAD); a DELETE or COPY whose connection dropped after it was sent
+/// comes back as an error, though sending it again is harmless.
+pub async fn idempotent<T, F, Fut>(what: &str, op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    retry(what, std::time::Duration::from_millis(200), op).await
+}
+
+async fn retry<T, F, Fut>(what: &str, mut wait: std::time::Duration, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    for _ in 1..IDEMPOTENT_ATTEMPTS {
+        match op().await {
+            Err(Error::Storage { context, source }) => {
+                tracing::warn!("{context}: {source}; {what} again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            done => return done,
+        }
+    }
+    op().await
+}
+
 /// One place maps a URL scheme to a store builder.
 fn build_store(
     url: &Url,
@@ -284,6 +339,54 @@ fn build_store(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn lost_answer() -> Error {
+        Error::storage(
+            "deleting memory:///x",
+            object_store::Error::Generic {
+                store: "test",
+                source: "connection closed before message completed".into(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_operation_is_sent_again_after_a_lost_answer() {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let done = retry("deleting", Duration::ZERO, || async {
+            match tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 | 1 => Err(lost_answer()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(done.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_operation_gives_up_after_its_attempts() {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let done: Result<()> = retry("deleting", Duration::ZERO, || async {
+            tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(lost_answer())
+        })
+        .await;
+        assert_eq!(done.unwrap_err().exit_code(), 5);
+        assert_eq!(tries.into_inner(), IDEMPOTENT_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn only_storage_errors_are_retried() {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let done: Result<()> = retry("deleting", Duration::ZERO, || async {
+            tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(Error::internal("not a storage error"))
+        })
+        .await;
+        assert!(done.is_err());
+        assert_eq!(tries.into_inner(), 1);
+    }
 
     #[test]
     fn relative_paths_are_local_folders() {

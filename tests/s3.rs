@@ -284,7 +284,8 @@ async fn transient_faults_end_in_a_correct_result_or_exit_5_with_nothing_publish
         Some(0) => {
             let published = keys(&s3, "out/customer_value").await;
             assert_eq!(published.len(), 8, "{published:?}");
-            assert!(keys(&s3, "out/_staging").await.is_empty());
+            let staging = keys(&s3, "out/_staging").await;
+            assert!(staging.is_empty(), "{staging:?}\n{stderr}");
             // The same rows as a run on a healthy store.
             let path = Path::from("out/retention_savings/as_of=2026-10-31/part-00000.parquet");
             let faulty = rows_of(&s3, &path).await;

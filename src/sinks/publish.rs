@@ -17,7 +17,7 @@ use super::WrittenPartition;
 use super::parquet::{WrittenFile, write_dataframe};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
-use crate::storage::Location;
+use crate::storage::{self, Location};
 use datafusion::dataframe::DataFrame;
 
 /// The one data file of a published partition.
@@ -119,7 +119,7 @@ impl Staging {
     /// Removes the staging folder: after a publish, once the run's manifest
     /// is written; or to abandon a run that publishes nothing.
     pub async fn finish(self) -> Result<()> {
-        remove_folder(&self.output, &self.folder).await?;
+        self.output.child(&self.folder).remove_all().await?;
         crash_point("staging removed");
         Ok(())
     }
@@ -144,22 +144,8 @@ async fn publish_retried(
     commit: &Commit,
     p: &StagedPartition,
 ) -> Result<WrittenPartition> {
-    let mut wait = std::time::Duration::from_millis(200);
-    for _ in 0..5 {
-        match publish_partition(output, commit, p).await {
-            Err(Error::Storage { context, source }) => {
-                tracing::warn!(
-                    "{context}: {source}; publishing {}/{} again",
-                    p.table,
-                    p.partition
-                );
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            done => return done,
-        }
-    }
-    publish_partition(output, commit, p).await
+    let what = format!("publishing {}/{}", p.table, p.partition);
+    storage::idempotent(&what, || publish_partition(output, commit, p)).await
 }
 
 /// Copy the staged file over the live one (atomic), drop anything else in
@@ -188,7 +174,7 @@ async fn publish_partition(
     for stray in dir.list().await? {
         let name = stray.filename().unwrap_or_default();
         if name != DATA_FILE && name != SUCCESS {
-            delete(output, &stray).await?;
+            output.delete(&stray).await?;
         }
     }
     let file = WrittenFile {
@@ -268,7 +254,7 @@ pub async fn recover(output: &Location, as_of: &str) -> Result<Vec<Recovered>> {
             }
             None => ("rolled_back", false),
         };
-        remove_folder(output, &folder).await?;
+        output.child(&folder).remove_all().await?;
         recovered.push(Recovered {
             run_id,
             action: action.to_owned(),
@@ -286,22 +272,4 @@ async fn read_commit(output: &Location, folder: &str) -> Result<Option<Commit>> 
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| Error::internal(format!("unreadable commit record {output}/{relative}: {e}")))
-}
-
-async fn delete(output: &Location, path: &Path) -> Result<()> {
-    match output.store.delete(path).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-        Err(e) => Err(Error::storage(
-            format!("deleting {output}/{}", output.relative(path)),
-            e,
-        )),
-    }
-}
-
-async fn remove_folder(output: &Location, folder: &str) -> Result<()> {
-    for path in output.child(folder).list().await? {
-        delete(output, &path).await?;
-    }
-    // A local filesystem keeps empty folders; they hold no data.
-    Ok(())
 }
