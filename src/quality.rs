@@ -22,7 +22,17 @@ use crate::error::{Error, Result};
 use crate::sources::values::date32;
 use crate::sources::{SourceRead, spec};
 
-/// The checks of each source that need the whole source, in SQL.
+/// The duplicate_key check of each source, in SQL.
+fn duplicates_sql(source: SourceName) -> &'static str {
+    match source {
+        SourceName::Customers => include_str!("../sql/quality/customers_duplicates.sql"),
+        SourceName::Billing => include_str!("../sql/quality/billing_duplicates.sql"),
+        SourceName::Costs => include_str!("../sql/quality/costs_duplicates.sql"),
+    }
+}
+
+/// The checks of each source that need the whole source, in SQL: the
+/// duplicates and the checks decided on the rows they keep.
 fn quality_sql(source: SourceName) -> &'static str {
     match source {
         SourceName::Customers => include_str!("../sql/quality/customers.sql"),
@@ -76,39 +86,37 @@ async fn accept_source(
     ctx.register_parquet(
         format!("row_rejected_{source}"),
         path_str(&read.rejected)?,
-        options.clone(),
+        options,
     )
     .await?;
-    let whole_path = work_dir.join(format!("whole_rejected_{source}.parquet"));
-    ctx.sql(quality_sql(source))
-        .await?
-        .write_parquet(
-            path_str(&whole_path)?,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await?;
+    // Materialized, not a CTE: the later checks read the duplicates twice,
+    // and a small table with exact statistics is what the planner holds in
+    // memory for the joins.
+    let duplicates = format!("duplicates_{source}");
+    materialize(ctx, duplicates_sql(source), &duplicates, work_dir).await?;
     let whole = format!("whole_rejected_{source}");
-    ctx.register_parquet(&whole, path_str(&whole_path)?, options)
-        .await?;
+    let whole_rows = materialize(ctx, quality_sql(source), &whole, work_dir).await?;
 
     // Accepted: every staged row the whole-source checks did not reject.
     let staged = ctx.table(format!("staged_{source}")).await?;
     let staged_rows = staged.clone().count().await? as u64;
-    let rejected_keys = ctx
-        .table(&whole)
-        .await?
-        .select_columns(&["_file", "_line"])?;
     let kept: Vec<&str> = spec::kept_columns(source).map(|c| c.name).collect();
-    let accepted = staged
-        .join(
+    let accepted = if whole_rows == 0 {
+        staged
+    } else {
+        let rejected_keys = ctx
+            .table(&whole)
+            .await?
+            .select_columns(&["_file", "_line"])?;
+        staged.join(
             rejected_keys,
             JoinType::LeftAnti,
             &["_file", "_line"],
             &["_file", "_line"],
             None,
         )?
-        .select_columns(&kept)?;
+    }
+    .select_columns(&kept)?;
     ctx.register_table(source.name(), accepted.into_view())?;
 
     let mut counts = SourceCounts {
@@ -126,6 +134,28 @@ async fn accept_source(
     counts.rows_rejected = counts.rejected_by_reason.values().sum();
     reconcile(source, &counts)?;
     Ok(counts)
+}
+
+/// Runs `sql` into a scratch Parquet file registered as `name`; returns
+/// its row count.
+async fn materialize(
+    ctx: &SessionContext,
+    sql: &str,
+    name: &str,
+    work_dir: &FsPath,
+) -> Result<u64> {
+    let path = work_dir.join(format!("{name}.parquet"));
+    ctx.sql(sql)
+        .await?
+        .write_parquet(
+            path_str(&path)?,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await?;
+    ctx.register_parquet(name, path_str(&path)?, ParquetReadOptions::default())
+        .await?;
+    Ok(ctx.table(name).await?.count().await? as u64)
 }
 
 fn path_str(path: &FsPath) -> Result<&str> {

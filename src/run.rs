@@ -84,8 +84,10 @@ pub fn session(
             .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
     );
     if let Some(limit) = memory_limit {
-        // Hash joins cannot spill; sort-merge joins can.
-        config.options_mut().optimizer.prefer_hash_join = false;
+        // Hash joins stay: their build sides are small by construction
+        // (customers, the calendar, doubled keys, rejected keys); what grows
+        // with billing is aggregation and sorting, and both spill. A
+        // sort-merge join would sort the whole of billing instead.
         let fair = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
         let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));

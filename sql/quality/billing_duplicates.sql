@@ -1,0 +1,26 @@
+-- SPEC §6, billing, duplicate_key on (invoice_id, line_no): of the rows
+-- sharing a key, the one from the latest (dt, path, line) is kept (a row
+-- without dt sorts first, so NULLS LAST in descending order); the others
+-- are rejected, each naming the row that was kept. Only keys that occur
+-- twice are ranked; they are the build side of the join, so the staged rows
+-- only stream past them.
+WITH doubled AS (
+    SELECT invoice_id, line_no FROM staged_billing GROUP BY invoice_id, line_no HAVING COUNT(*) > 1
+),
+ranked AS (
+    SELECT
+        s.invoice_id, s.line_no, s._file, s._line, s._raw,
+        ROW_NUMBER() OVER latest AS _rank,
+        FIRST_VALUE(s._file) OVER latest AS _kept_file,
+        FIRST_VALUE(s._line) OVER latest AS _kept_line
+    FROM doubled AS k
+    JOIN staged_billing AS s ON s.invoice_id = k.invoice_id AND s.line_no = k.line_no
+    WINDOW latest AS (PARTITION BY s.invoice_id, s.line_no ORDER BY s._dt DESC NULLS LAST, s._file DESC, s._line DESC)
+)
+SELECT
+    _file, _line, _raw,
+    'duplicate_key' AS _reason,
+    'invoice_id ''' || invoice_id || ''' line_no ' || CAST(line_no AS VARCHAR)
+        || ' is kept from ' || _kept_file || ' line ' || CAST(_kept_line AS VARCHAR) AS _detail
+FROM ranked
+WHERE _rank > 1

@@ -1,0 +1,25 @@
+-- SPEC §6, customers, duplicate_key on customer_id: of the rows sharing a
+-- key, the one from the latest (dt, path, line) is kept (a row without dt
+-- sorts first, so NULLS LAST in descending order); the others are
+-- rejected, each naming the row that was kept. Only keys that occur twice
+-- are ranked; they are the build side of the join, so the staged rows only
+-- stream past them.
+WITH doubled AS (
+    SELECT customer_id FROM staged_customers GROUP BY customer_id HAVING COUNT(*) > 1
+),
+ranked AS (
+    SELECT
+        s.customer_id, s._file, s._line, s._raw,
+        ROW_NUMBER() OVER latest AS _rank,
+        FIRST_VALUE(s._file) OVER latest AS _kept_file,
+        FIRST_VALUE(s._line) OVER latest AS _kept_line
+    FROM doubled AS k
+    JOIN staged_customers AS s ON s.customer_id = k.customer_id
+    WINDOW latest AS (PARTITION BY s.customer_id ORDER BY s._dt DESC NULLS LAST, s._file DESC, s._line DESC)
+)
+SELECT
+    _file, _line, _raw,
+    'duplicate_key' AS _reason,
+    'customer_id ''' || customer_id || ''' is kept from ' || _kept_file || ' line ' || CAST(_kept_line AS VARCHAR) AS _detail
+FROM ranked
+WHERE _rank > 1
