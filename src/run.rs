@@ -324,11 +324,13 @@ impl Run<'_> {
         work_dir: &std::path::Path,
         manifest: &mut Manifest,
     ) -> Result<Vec<SourceRead>> {
-        let mut reads = Vec::new();
-        for source in SourceName::ALL {
+        // The sources are read at once, so that one source's last big file
+        // does not leave the other cores idle; errors are reported in source
+        // order, whichever came first.
+        let reading = SourceName::ALL.map(|source| async move {
             let settings = &self.pipeline.sources[&source];
             let location = self.storage.location(&settings.path)?;
-            let read = sources::read_source(
+            sources::read_source(
                 source,
                 settings,
                 &location,
@@ -336,7 +338,11 @@ impl Run<'_> {
                 &self.pipeline.params,
                 work_dir,
             )
-            .await?;
+            .await
+        });
+        let mut reads = Vec::new();
+        for read in futures::future::join_all(reading).await {
+            let read = read?;
             for warning in &read.warnings {
                 tracing::warn!("{warning}");
             }

@@ -1,6 +1,7 @@
 //! CSV files into [`RawBatch`]es: header matching, decoding, field counts,
 //! redaction of personal data in `raw`.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::csv_split::{CsvSplitter, Record};
@@ -201,9 +202,9 @@ impl<'a> CsvReader<'a> {
 }
 
 /// The record's text with personal fields replaced by [`REDACTED`].
-fn redacted_raw(encoding: Encoding, r: &Record, personal: &[usize]) -> String {
+fn redacted_raw<'r>(encoding: Encoding, r: &Record<'r>, personal: &[usize]) -> Cow<'r, str> {
     if personal.is_empty() {
-        return decode_lossy(encoding, r.raw).into_owned();
+        return decode_lossy(encoding, r.raw);
     }
     let mut spans: Vec<(usize, usize)> = personal.iter().map(|&f| r.raw_span(f)).collect();
     spans.sort_unstable();
@@ -215,5 +216,5 @@ fn redacted_raw(encoding: Encoding, r: &Record, personal: &[usize]) -> String {
         at = end;
     }
     out.push_str(&decode_lossy(encoding, &r.raw[at..]));
-    out
+    Cow::Owned(out)
 }

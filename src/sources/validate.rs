@@ -261,10 +261,13 @@ impl TypedColumns {
         arrays.push(Arc::new(StringArray::from(vec![ctx.file; rows])));
         arrays.push(Arc::new(batch.lines.clone()));
         arrays.push(Arc::new(batch.raws.clone()));
-        let arrays = arrays
-            .iter()
-            .map(|a| filter(a, keep))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        // Most batches keep every row: no copy then.
+        if keep.true_count() < rows {
+            arrays = arrays
+                .iter()
+                .map(|a| filter(a, keep))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+        }
         Ok(RecordBatch::try_new(
             spec::staged_schema(ctx.source),
             arrays,
