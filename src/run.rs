@@ -79,6 +79,9 @@ pub fn session(
         .execution
         .parquet
         .schema_force_view_types = false;
+    // Filters are applied while decoding (late materialization): the output
+    // partitions each select one month or tier of a scratch table.
+    config.options_mut().execution.parquet.pushdown_filters = true;
     let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
         DiskManagerBuilder::default()
             .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),

@@ -9,6 +9,7 @@
 //! old file or the new one, never both; `_SUCCESS`, written last, names the
 //! run and the file.
 
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
@@ -83,14 +84,31 @@ impl Staging {
 
     /// Writes one partition's rows into the staging folder.
     pub async fn stage(&mut self, table: &str, partition: &str, df: DataFrame) -> Result<()> {
-        let relative = format!("{}/{table}/{partition}/{DATA_FILE}", self.folder);
-        let file: WrittenFile = write_dataframe(df, &self.output, &relative).await?;
-        self.staged.push(StagedPartition {
-            table: table.to_owned(),
-            partition: partition.to_owned(),
-            rows: file.rows,
-        });
-        crash_point(&format!("staged {table}/{partition}"));
+        self.stage_all(vec![(table.to_owned(), partition.to_owned(), df)])
+            .await
+    }
+
+    /// Writes partitions into the staging folder, a few at once: one
+    /// Parquet writer encodes and compresses on one core.
+    pub async fn stage_all(&mut self, parts: Vec<(String, String, DataFrame)>) -> Result<()> {
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (output, folder) = (&self.output, &self.folder);
+        let mut written = futures::stream::iter(parts)
+            .map(|(table, partition, df)| async move {
+                let relative = format!("{folder}/{table}/{partition}/{DATA_FILE}");
+                let file: WrittenFile = write_dataframe(df, output, &relative).await?;
+                Ok::<_, Error>(StagedPartition {
+                    table,
+                    partition,
+                    rows: file.rows,
+                })
+            })
+            .buffered(parallel);
+        while let Some(staged) = written.next().await {
+            let staged = staged?;
+            crash_point(&format!("staged {}/{}", staged.table, staged.partition));
+            self.staged.push(staged);
+        }
         Ok(())
     }
 

@@ -70,6 +70,7 @@ pub async fn stage_outputs(
     staging: &mut Staging,
     calendar: &Calendar,
 ) -> Result<()> {
+    let mut parts = Vec::new();
     for (table, by) in OUTPUTS {
         let df = ctx.table(*table).await?;
         let columns: Vec<String> = df
@@ -86,10 +87,10 @@ pub async fn stage_outputs(
             }
             let part =
                 part.select_columns(&columns.iter().map(String::as_str).collect::<Vec<_>>())?;
-            staging.stage(table, &slice.path, part).await?;
+            parts.push((table.to_string(), slice.path, part));
         }
     }
-    Ok(())
+    staging.stage_all(parts).await
 }
 
 fn is_partition_column(by: PartitionBy, name: &str) -> bool {

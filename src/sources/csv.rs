@@ -131,6 +131,14 @@ impl<'a> CsvReader<'a> {
 
     fn push_fields(&mut self, r: &Record, raw: &str) {
         let Some(header) = &self.header else { return };
+        if self.encoding == Encoding::Utf8 {
+            // The record is valid UTF-8 (checked before), and so is every
+            // field of it: fields are cut at ASCII bytes. No copy needed.
+            let text = |f: usize| std::str::from_utf8(r.field(f)).ok();
+            self.builder
+                .push(r.line, raw, |col| header.fields[col].and_then(text));
+            return;
+        }
         self.decoded.clear();
         self.ranges.clear();
         for i in 0..r.field_count() {
