@@ -82,6 +82,19 @@ pub fn session(
     // Filters are applied while decoding (late materialization): the output
     // partitions each select one month or tier of a scratch table.
     config.options_mut().execution.parquet.pushdown_filters = true;
+    // The session writes only scratch tables, read back once or twice on
+    // this machine; the outputs have their own writer settings.
+    config.options_mut().execution.parquet.compression = Some("uncompressed".to_owned());
+    // A join whose small side is the customers is built once and probed by
+    // every partition of billing, rather than both sides reshuffled by key.
+    config
+        .options_mut()
+        .optimizer
+        .hash_join_single_partition_threshold = 256 << 20;
+    config
+        .options_mut()
+        .optimizer
+        .hash_join_single_partition_threshold_rows = 8 << 20;
     let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
         DiskManagerBuilder::default()
             .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),

@@ -23,7 +23,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
@@ -343,6 +343,7 @@ impl StageSink {
             WriterProperties::builder()
                 .set_compression(Compression::UNCOMPRESSED)
                 .set_dictionary_enabled(false)
+                .set_statistics_enabled(EnabledStatistics::None)
                 .set_max_row_group_row_count(Some(128 * 1024))
                 .build()
         };
