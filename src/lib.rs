@@ -12,6 +12,7 @@ pub mod crashpoint;
 pub mod error;
 pub mod lock;
 pub mod manifest;
+pub mod memory;
 pub mod quality;
 pub mod run;
 pub mod sample;

@@ -62,8 +62,9 @@ struct PipelineArgs {
     /// Local folder for the run's scratch files and spills (default: the system temp folder).
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<String>,
-    /// Memory for the query engine, e.g. 1GiB; past it, sorts and joins
-    /// spill to the temp folder (default: the pipeline's memory_limit, else unbounded).
+    /// Memory for the run, e.g. 1GiB: three quarters go to the query engine,
+    /// whose aggregations and sorts spill to the temp folder past it
+    /// (default: the pipeline's memory_limit, else unbounded).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<u64>,
 }
@@ -132,6 +133,7 @@ fn parse_month(text: &str) -> Result<NaiveDate, String> {
 }
 
 fn main() -> ExitCode {
+    cvm_etl::memory::limit_arenas();
     let cli = Cli::parse();
     init_logging(&cli.log);
     match execute(cli.command) {

@@ -18,6 +18,7 @@ use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::manifest::Manifest;
+use crate::memory::release_free_memory;
 use crate::quality::{self, SourceCounts};
 use crate::sinks::publish::{self, Recovered, Staging};
 use crate::sinks::{self, partition};
@@ -85,6 +86,8 @@ pub fn session(
     // The session writes only scratch tables, read back once or twice on
     // this machine; the outputs have their own writer settings.
     config.options_mut().execution.parquet.compression = Some("uncompressed".to_owned());
+    // A reader fetches a row group's columns whole: small row groups bound it.
+    config.options_mut().execution.parquet.max_row_group_size = 1 << 17;
     // A join whose small side is the customers is built once and probed by
     // every partition of billing, rather than both sides reshuffled by key.
     config
@@ -104,7 +107,7 @@ pub fn session(
         // (customers, the calendar, doubled keys, rejected keys); what grows
         // with billing is aggregation and sorting, and both spill. A
         // sort-merge join would sort the whole of billing instead.
-        let fair = FairSpillPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        let fair = FairSpillPool::new(engine_pool(limit));
         let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
     }
@@ -112,6 +115,14 @@ pub fn session(
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     storage.register_all(&ctx)?;
     Ok(ctx)
+}
+
+/// The query engine's share of a memory limit. The limit is for the whole
+/// process: a quarter is left for what the engine's pool does not track
+/// (Parquet readers' and writers' buffers, the file readers of the sources
+/// stage, the allocator's slack).
+fn engine_pool(limit: u64) -> usize {
+    usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
 }
 
 /// The accepted input tables of a date, registered in a session as
@@ -273,6 +284,7 @@ impl Run<'_> {
             .read_sources(&calendar, work_dir.path(), manifest)
             .await?;
         manifest.stage_done("sources", started);
+        release_free_memory();
 
         let started = Instant::now();
         let ctx = session(self.storage, self.pipeline.memory_limit, work_dir.path())?;
@@ -282,6 +294,7 @@ impl Run<'_> {
             .map(|(s, c)| (s.to_string(), c.clone()))
             .collect();
         manifest.stage_done("quality", started);
+        release_free_memory();
 
         let started = Instant::now();
         self.stage_rejected(&ctx, &calendar, staging).await?;

@@ -21,10 +21,13 @@ pub struct WrittenFile {
     pub rows: u64,
 }
 
+/// zstd, dictionaries and statistics (the defaults) for readers; row groups
+/// of 128 Ki rows, about DuckDB's own, because a writer holds a whole row
+/// group in memory until it is flushed.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(1 << 17))
         .build()
 }
 

@@ -98,6 +98,7 @@ pub async fn run(
         ctx.write_parquet(Arc::clone(&plan), &path, None).await?;
         ctx.register_parquet(*table, &path, ParquetReadOptions::default())
             .await?;
+        crate::memory::release_free_memory();
         steps.push(StepReport {
             table: table.to_string(),
             took: started.elapsed(),
