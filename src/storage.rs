@@ -101,11 +101,33 @@ impl Location {
     /// Writes (replaces) the object at `relative`.
     pub async fn write(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
         let path = self.path_of(relative);
-        self.store
-            .put(&path, object_store::PutPayload::from(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::storage(format!("writing {self}/{relative}"), e))
+        let payload = object_store::PutPayload::from(bytes);
+        let what = format!("writing {self}/{relative}");
+        idempotent(&what, || async {
+            self.store
+                .put(&path, payload.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::storage(&what, e))
+        })
+        .await
+    }
+
+    /// Copies `from` over `to` in one operation of the store (a server-side
+    /// copy; a hard link renamed into place on a filesystem).
+    pub async fn copy(&self, from: &Path, to: &Path) -> Result<()> {
+        let what = format!(
+            "copying {self}/{} to {}",
+            self.relative(from),
+            self.relative(to)
+        );
+        idempotent(&what, || async {
+            self.store
+                .copy(from, to)
+                .await
+                .map_err(|e| Error::storage(&what, e))
+        })
+        .await
     }
 
     /// Writes `value` as pretty JSON at `relative` (manifests, markers, locks).

@@ -18,7 +18,7 @@ use super::WrittenPartition;
 use super::parquet::{WrittenFile, write_dataframe};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
-use crate::storage::{self, Location};
+use crate::storage::Location;
 use datafusion::dataframe::DataFrame;
 
 /// The one data file of a published partition.
@@ -143,27 +143,15 @@ impl Staging {
     }
 }
 
-/// Publishes every partition of a commit; safe to repeat.
+/// Publishes every partition of a commit; safe to repeat. Each storage
+/// operation of a publish is idempotent and is retried where it is made
+/// (`Location`), so a lost answer does not stop a committed run half-way.
 async fn publish_commit(output: &Location, commit: &Commit) -> Result<Vec<WrittenPartition>> {
     let mut written = Vec::new();
     for p in &commit.partitions {
-        written.push(publish_retried(output, commit, p).await?);
+        written.push(publish_partition(output, commit, p).await?);
     }
     Ok(written)
-}
-
-/// Once committed, a run should finish publishing: every step of a
-/// partition's publish is idempotent, so on a storage error (one the store
-/// client did not retry itself, such as a connection dropped after a PUT
-/// was sent) the whole partition is published again, a few times, before
-/// the run gives up and leaves the rest to the next run's roll-forward.
-async fn publish_retried(
-    output: &Location,
-    commit: &Commit,
-    p: &StagedPartition,
-) -> Result<WrittenPartition> {
-    let what = format!("publishing {}/{}", p.table, p.partition);
-    storage::idempotent(&what, || publish_partition(output, commit, p)).await
 }
 
 /// Copy the staged file over the live one (atomic), drop anything else in
@@ -181,11 +169,7 @@ async fn publish_partition(
     ));
     let live = output.path_of(&format!("{folder}/{DATA_FILE}"));
     if !already_live(output, &staged, &live).await? {
-        output
-            .store
-            .copy(&staged, &live)
-            .await
-            .map_err(|e| Error::storage(format!("publishing {output}/{folder}"), e))?;
+        output.copy(&staged, &live).await?;
     }
     crash_point(&format!("published {folder}"));
     let dir = output.child(&folder);
