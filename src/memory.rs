@@ -5,8 +5,8 @@
 //! a process that ran a big hash aggregation on a few threads holds memory
 //! (RSS) that no step uses, through every later step. Fewer arenas, trimmed
 //! when a step ends, keep the resident size near what is in use: at a 1 GiB
-//! limit on a million customers, peak RSS went from 1.4 GB to 0.83 GB at the
-//! same speed (bench/RESULTS.md).
+//! limit on a million customers, peak RSS went from 1.41 GB to 1.12 GiB at
+//! the same speed (bench/RESULTS.md).
 
 /// Caps the allocator's arenas at one per core. Call before any thread
 /// starts.
