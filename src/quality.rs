@@ -3,16 +3,21 @@
 //! transforms read, the reconciliation rows_read = accepted + rejected, and
 //! the gate of SPEC §6.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
 use std::path::Path as FsPath;
+use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 use datafusion::common::JoinType;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::*;
 use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -20,7 +25,7 @@ use crate::calendar::Calendar;
 use crate::config::SourceName;
 use crate::error::{Error, Result};
 use crate::sources::values::date32;
-use crate::sources::{SourceRead, spec};
+use crate::sources::{self, SourceRead, spec};
 
 /// The duplicate_key check of each source, in SQL.
 fn duplicates_sql(source: SourceName) -> &'static str {
@@ -89,6 +94,11 @@ async fn accept_source(
         options,
     )
     .await?;
+    let files = MemTable::try_new(
+        spec::files_schema(),
+        vec![vec![sources::files_batch(read)?]],
+    )?;
+    ctx.register_table(format!("files_{source}"), Arc::new(files))?;
     // Materialized, not a CTE: the later checks read the duplicates twice,
     // and a small table with exact statistics is what the planner holds in
     // memory for the joins.
@@ -96,6 +106,7 @@ async fn accept_source(
     materialize(ctx, duplicates_sql(source), &duplicates, work_dir).await?;
     let whole = format!("whole_rejected_{source}");
     let whole_rows = materialize(ctx, quality_sql(source), &whole, work_dir).await?;
+    register_raw(ctx, read, &whole, work_dir).await?;
 
     // Accepted: every staged row the whole-source checks did not reject.
     let staged = ctx.table(format!("staged_{source}")).await?;
@@ -107,12 +118,12 @@ async fn accept_source(
         let rejected_keys = ctx
             .table(&whole)
             .await?
-            .select_columns(&["_file", "_line"])?;
+            .select_columns(&["_file_id", "_line"])?;
         staged.join(
             rejected_keys,
             JoinType::LeftAnti,
-            &["_file", "_line"],
-            &["_file", "_line"],
+            &["_file_id", "_line"],
+            &["_file_id", "_line"],
             None,
         )?
     }
@@ -156,6 +167,52 @@ async fn materialize(
     ctx.register_parquet(name, path_str(&path)?, ParquetReadOptions::default())
         .await?;
     Ok(ctx.table(name).await?.count().await? as u64)
+}
+
+/// Reads again the text of every row the whole-source checks rejected, file
+/// by file, and registers it as `whole_raw_{source}` ([`spec::raw_schema`]).
+async fn register_raw(
+    ctx: &SessionContext,
+    read: &SourceRead,
+    whole: &str,
+    work_dir: &FsPath,
+) -> Result<()> {
+    let name = format!("whole_raw_{}", read.source);
+    let path = work_dir.join(format!("{name}.parquet"));
+    let mut writer = ArrowWriter::try_new(File::create(&path)?, spec::raw_schema(), None)?;
+    let mut keys = ctx
+        .table(whole)
+        .await?
+        .select_columns(&["_file_id", "_line"])?
+        .sort(vec![col("_file_id").sort(true, false)])?
+        .execute_stream()
+        .await?;
+    let mut file: Option<(i32, HashSet<i64>)> = None;
+    while let Some(batch) = keys.next().await {
+        let batch = batch?;
+        let ids = batch.column(0).as_primitive::<Int32Type>();
+        let lines = batch.column(1).as_primitive::<Int64Type>();
+        for (id, line) in ids.values().iter().zip(lines.values()) {
+            match &mut file {
+                Some((current, wanted)) if current == id => {
+                    wanted.insert(*line);
+                }
+                _ => {
+                    if let Some((done, wanted)) = file.take() {
+                        writer.write(&sources::raw_records(read, done, &wanted).await?)?;
+                    }
+                    file = Some((*id, HashSet::from([*line])));
+                }
+            }
+        }
+    }
+    if let Some((done, wanted)) = file {
+        writer.write(&sources::raw_records(read, done, &wanted).await?)?;
+    }
+    writer.close()?;
+    ctx.register_parquet(&name, path_str(&path)?, ParquetReadOptions::default())
+        .await?;
+    Ok(())
 }
 
 fn path_str(path: &FsPath) -> Result<&str> {
@@ -217,15 +274,35 @@ fn reconcile(source: SourceName, c: &SourceCounts) -> Result<()> {
 /// Every rejected row of a source, in the columns of the `rejected` table.
 pub async fn rejected_rows(ctx: &SessionContext, source: SourceName) -> Result<DataFrame> {
     let row_level = ctx.table(format!("row_rejected_{source}")).await?;
+    let files = ctx.table(format!("files_{source}")).await?.select(vec![
+        col("_file_id").alias("_files_id"),
+        col("_file").alias("file"),
+    ])?;
+    let raws = ctx
+        .table(format!("whole_raw_{source}"))
+        .await?
+        .select(vec![
+            col("_file_id").alias("_raw_file_id"),
+            col("_line").alias("_raw_line"),
+            col("_raw").alias("raw"),
+        ])?;
     let whole_source = ctx
         .table(format!("whole_rejected_{source}"))
         .await?
+        .join(files, JoinType::Inner, &["_file_id"], &["_files_id"], None)?
+        .join(
+            raws,
+            JoinType::Inner,
+            &["_file_id", "_line"],
+            &["_raw_file_id", "_raw_line"],
+            None,
+        )?
         .select(vec![
-            col("_file").alias("file"),
+            col("file"),
             col("_line").alias("line"),
             col("_reason").alias("reason"),
             col("_detail").alias("detail"),
-            col("_raw").alias("raw"),
+            col("raw"),
         ])?;
     Ok(row_level.union(whole_source)?.sort(vec![
         col("file").sort(true, false),

@@ -4,21 +4,23 @@
 -- are rejected, each naming the row that was kept. Only keys that occur
 -- twice are ranked; they are the build side of the join, so the staged rows
 -- only stream past them.
+-- A staged row names its file by _file_id; files_billing holds the paths.
 WITH doubled AS (
     SELECT invoice_id, line_no FROM staged_billing GROUP BY invoice_id, line_no HAVING COUNT(*) > 1
 ),
 ranked AS (
     SELECT
-        s.invoice_id, s.line_no, s._file, s._line, s._raw,
+        s.invoice_id, s.line_no, s._file_id, s._line,
         ROW_NUMBER() OVER latest AS _rank,
-        FIRST_VALUE(s._file) OVER latest AS _kept_file,
+        FIRST_VALUE(f._file) OVER latest AS _kept_file,
         FIRST_VALUE(s._line) OVER latest AS _kept_line
     FROM doubled AS k
     JOIN staged_billing AS s ON s.invoice_id = k.invoice_id AND s.line_no = k.line_no
-    WINDOW latest AS (PARTITION BY s.invoice_id, s.line_no ORDER BY s._dt DESC NULLS LAST, s._file DESC, s._line DESC)
+    JOIN files_billing AS f ON f._file_id = s._file_id
+    WINDOW latest AS (PARTITION BY s.invoice_id, s.line_no ORDER BY s._dt DESC NULLS LAST, f._file DESC, s._line DESC)
 )
 SELECT
-    _file, _line, _raw,
+    _file_id, _line,
     'duplicate_key' AS _reason,
     'invoice_id ''' || invoice_id || ''' line_no ' || CAST(line_no AS VARCHAR)
         || ' is kept from ' || _kept_file || ' line ' || CAST(_kept_line AS VARCHAR) AS _detail

@@ -1,14 +1,14 @@
 -- SPEC §6, costs: the checks that need the whole source, as the rows they
--- reject (_file, _line, _raw, _reason, _detail); every other staged row is
+-- reject (_file_id, _line, _reason, _detail); every other staged row is
 -- accepted. The duplicates come from costs_duplicates.sql; then
 -- unknown_customer, last, on the kept rows: the item must name an accepted
 -- customer.
 SELECT * FROM duplicates_costs
 UNION ALL
 SELECT
-    s._file, s._line, s._raw,
+    s._file_id, s._line,
     'unknown_customer',
     'customer_id ''' || s.customer_id || ''' is not an accepted customer'
 FROM staged_costs AS s
 WHERE NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = s.customer_id)
-  AND NOT EXISTS (SELECT 1 FROM duplicates_costs AS d WHERE d._file = s._file AND d._line = s._line)
+  AND NOT EXISTS (SELECT 1 FROM duplicates_costs AS d WHERE d._file_id = s._file_id AND d._line = s._line)

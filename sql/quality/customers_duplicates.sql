@@ -4,21 +4,23 @@
 -- rejected, each naming the row that was kept. Only keys that occur twice
 -- are ranked; they are the build side of the join, so the staged rows only
 -- stream past them.
+-- A staged row names its file by _file_id; files_customers holds the paths.
 WITH doubled AS (
     SELECT customer_id FROM staged_customers GROUP BY customer_id HAVING COUNT(*) > 1
 ),
 ranked AS (
     SELECT
-        s.customer_id, s._file, s._line, s._raw,
+        s.customer_id, s._file_id, s._line,
         ROW_NUMBER() OVER latest AS _rank,
-        FIRST_VALUE(s._file) OVER latest AS _kept_file,
+        FIRST_VALUE(f._file) OVER latest AS _kept_file,
         FIRST_VALUE(s._line) OVER latest AS _kept_line
     FROM doubled AS k
     JOIN staged_customers AS s ON s.customer_id = k.customer_id
-    WINDOW latest AS (PARTITION BY s.customer_id ORDER BY s._dt DESC NULLS LAST, s._file DESC, s._line DESC)
+    JOIN files_customers AS f ON f._file_id = s._file_id
+    WINDOW latest AS (PARTITION BY s.customer_id ORDER BY s._dt DESC NULLS LAST, f._file DESC, s._line DESC)
 )
 SELECT
-    _file, _line, _raw,
+    _file_id, _line,
     'duplicate_key' AS _reason,
     'customer_id ''' || customer_id || ''' is kept from ' || _kept_file || ' line ' || CAST(_kept_line AS VARCHAR) AS _detail
 FROM ranked

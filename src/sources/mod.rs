@@ -11,6 +11,7 @@ mod ndjson;
 mod object_reader;
 mod parquet_in;
 mod raw;
+mod reread;
 pub mod spec;
 mod validate;
 pub mod values;
@@ -27,6 +28,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
+pub use reread::raw_records;
 
 use crate::calendar::Calendar;
 use crate::config::{Params, SourceName, SourceSettings};
@@ -40,6 +42,10 @@ use validate::{CheckContext, check_batch};
 pub struct SourceRead {
     pub source: SourceName,
     pub location: String,
+    /// Where the files are and how they are encoded, to read records again.
+    pub origin: Location,
+    pub settings: SourceSettings,
+    /// The files read; a staged row's `_file_id` is its index here.
     pub files: Vec<InputFile>,
     pub rows_read: u64,
     /// Rows rejected by the row checks, by reason.
@@ -66,6 +72,8 @@ pub async fn read_source(
     let mut read = SourceRead {
         source,
         location: location.to_string(),
+        origin: location.clone(),
+        settings: settings.clone(),
         files: Vec::new(),
         rows_read: 0,
         rejected_by_reason: BTreeMap::new(),
@@ -97,7 +105,7 @@ pub async fn read_source(
             as_of: calendar.as_of,
             staged: read.staged.clone(),
             rejected: read.rejected.clone(),
-            part: format!("{i:05}"),
+            file_id: i as i32,
         })
         .collect();
     // Spawned lazily, `parallel` at a time, so memory stays bounded.
@@ -129,6 +137,21 @@ pub async fn read_source(
     }
     read.files = selection.files;
     Ok(read)
+}
+
+/// The files of `read`, as rows of [`spec::files_schema`].
+pub fn files_batch(read: &SourceRead) -> Result<datafusion::arrow::record_batch::RecordBatch> {
+    use datafusion::arrow::array::{Int32Array, StringArray};
+    let ids: Int32Array = (0..read.files.len() as i32).collect();
+    let paths: StringArray = read
+        .files
+        .iter()
+        .map(|f| Some(f.relative.as_str()))
+        .collect();
+    Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+        spec::files_schema(),
+        vec![std::sync::Arc::new(ids), std::sync::Arc::new(paths)],
+    )?)
 }
 
 fn check_ready(
@@ -169,20 +192,29 @@ struct FileTask {
     as_of: chrono::NaiveDate,
     staged: PathBuf,
     rejected: PathBuf,
-    part: String,
+    file_id: i32,
 }
 
 impl FileTask {
     async fn run(self) -> Result<(InputFile, FileFound, BTreeMap<String, u64>)> {
-        let mut sink = StageSink::create(self.source, &self.staged, &self.rejected, &self.part)?;
+        let part = format!("{:05}", self.file_id);
+        let mut sink = StageSink::create(self.source, &self.staged, &self.rejected, &part)?;
         let ctx = CheckContext {
             source: self.source,
             currency: &self.currency,
             as_of: self.as_of,
             file: &self.file.relative,
+            file_id: self.file_id,
             dt: self.file.dt,
         };
-        let found = read_file(&self.location, &self.file, &self.settings, &ctx, &mut sink).await?;
+        let found = read_records(
+            &self.location,
+            &self.file,
+            &self.settings,
+            self.source,
+            |batch| sink.write(&batch, &ctx),
+        )
+        .await?;
         let by_reason = sink.finish()?;
         Ok((self.file, found, by_reason))
     }
@@ -196,16 +228,16 @@ struct FileFound {
     empty: bool,
 }
 
-async fn read_file(
+/// Reads one file's records, handing them to `on_batch` a batch at a time.
+async fn read_records(
     location: &Location,
     file: &InputFile,
     settings: &SourceSettings,
-    ctx: &CheckContext<'_>,
-    sink: &mut StageSink,
+    source: SourceName,
+    mut on_batch: impl FnMut(RawBatch) -> Result<()>,
 ) -> Result<FileFound> {
     let label = format!("{}/{}", location, file.relative);
-    let columns = spec::columns(ctx.source);
-    let mut on_batch = |batch: RawBatch| sink.write(&batch, ctx);
+    let columns = spec::columns(source);
     match file.format {
         Format::Parquet => {
             let stats = parquet_in::read_parquet(

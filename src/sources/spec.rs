@@ -135,14 +135,34 @@ pub fn staged_schema(source: SourceName) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `_dt` (the partition, null when unpartitioned), `_file`, `_line`, `_raw`.
-pub fn provenance_fields() -> [Field; 4] {
+/// `_dt` (the partition, null when unpartitioned), `_file_id` (the file's
+/// place in the source's selection, see [`files_schema`]) and `_line`. The
+/// record's text is not staged: only the few rows that the whole-source
+/// checks reject need it, and they read it again from their file.
+pub fn provenance_fields() -> [Field; 3] {
     [
         Field::new("_dt", DataType::Date32, true),
+        Field::new("_file_id", DataType::Int32, false),
+        Field::new("_line", DataType::Int64, false),
+    ]
+}
+
+/// The files of one source's selection: `_file_id` and the path relative to
+/// the source prefix, `_file`.
+pub fn files_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("_file_id", DataType::Int32, false),
         Field::new("_file", DataType::Utf8, false),
+    ]))
+}
+
+/// Records read again for their text: `_file_id`, `_line`, `_raw`.
+pub fn raw_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("_file_id", DataType::Int32, false),
         Field::new("_line", DataType::Int64, false),
         Field::new("_raw", DataType::Utf8, false),
-    ]
+    ]))
 }
 
 /// The columns of the `rejected` table (SPEC §5), `source` being a partition.

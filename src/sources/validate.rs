@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
-    StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Date32Builder, Decimal128Builder, Float64Builder, Int32Array,
+    Int64Builder, StringBuilder,
 };
 use datafusion::arrow::compute::filter;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -26,8 +26,9 @@ pub struct CheckContext<'a> {
     pub source: SourceName,
     pub currency: &'a str,
     pub as_of: NaiveDate,
-    /// The file, relative to the source prefix.
+    /// The file, relative to the source prefix, and its `_file_id`.
     pub file: &'a str,
+    pub file_id: i32,
     pub dt: Option<NaiveDate>,
 }
 
@@ -258,9 +259,8 @@ impl TypedColumns {
             dts.append_option(dt);
         }
         arrays.push(Arc::new(dts.finish()));
-        arrays.push(Arc::new(StringArray::from(vec![ctx.file; rows])));
+        arrays.push(Arc::new(Int32Array::from_value(ctx.file_id, rows)));
         arrays.push(Arc::new(batch.lines.clone()));
-        arrays.push(Arc::new(batch.raws.clone()));
         // Most batches keep every row: no copy then.
         if keep.true_count() < rows {
             arrays = arrays

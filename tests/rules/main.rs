@@ -9,6 +9,7 @@ mod duplicates;
 mod file_selection;
 mod order_of_checks;
 mod quality_gate;
+mod rejected_text;
 mod storage;
 mod typed_inputs;
 mod unknown_customer;
