@@ -16,6 +16,7 @@ pub mod memory;
 pub mod quality;
 pub mod run;
 pub mod sample;
+pub mod scratch;
 pub mod sinks;
 pub mod sources;
 pub mod storage;

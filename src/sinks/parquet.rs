@@ -23,10 +23,11 @@ pub struct WrittenFile {
 
 /// zstd, dictionaries and statistics (the defaults) for readers; row groups
 /// of 128 Ki rows, about DuckDB's own, because a writer holds a whole row
-/// group in memory until it is flushed.
+/// group in memory until it is flushed. zstd level 1: level 3 spent twice
+/// the CPU (a third of writing the outputs) for files a few percent smaller.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(1 << 17))
         .build()
 }

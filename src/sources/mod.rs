@@ -23,8 +23,6 @@ use std::path::{Path as FsPath, PathBuf};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
@@ -369,27 +367,14 @@ impl StageSink {
         part: &str,
     ) -> Result<StageSink> {
         let name = format!("part-{part}.parquet");
-        let props = || {
-            // Scratch files, read once or twice: no compression and no
-            // dictionaries (the record text would defeat them anyway).
-            WriterProperties::builder()
-                .set_compression(Compression::UNCOMPRESSED)
-                .set_dictionary_enabled(false)
-                .set_statistics_enabled(EnabledStatistics::None)
-                .set_max_row_group_row_count(Some(128 * 1024))
-                .build()
+        let writer = |folder: &FsPath, schema: datafusion::arrow::datatypes::SchemaRef| {
+            let props = crate::scratch::writer_properties(&schema);
+            ArrowWriter::try_new(File::create(folder.join(&name))?, schema, Some(props))
+                .map_err(Error::from)
         };
         Ok(StageSink {
-            staged: ArrowWriter::try_new(
-                File::create(staged.join(&name))?,
-                spec::staged_schema(source),
-                Some(props()),
-            )?,
-            rejected: ArrowWriter::try_new(
-                File::create(rejected.join(&name))?,
-                spec::rejected_schema(),
-                Some(props()),
-            )?,
+            staged: writer(staged, spec::staged_schema(source))?,
+            rejected: writer(rejected, spec::rejected_schema())?,
             by_reason: BTreeMap::new(),
         })
     }

@@ -95,7 +95,9 @@ pub async fn run(
             .ok_or_else(|| Error::internal("work path is not UTF-8"))?
             .to_owned();
         let plan = df.create_physical_plan().await?;
-        ctx.write_parquet(Arc::clone(&plan), &path, None).await?;
+        let props = crate::scratch::writer_properties(&plan.schema());
+        ctx.write_parquet(Arc::clone(&plan), &path, Some(props))
+            .await?;
         ctx.register_parquet(*table, &path, ParquetReadOptions::default())
             .await?;
         crate::memory::release_free_memory();
