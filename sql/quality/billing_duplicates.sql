@@ -1,12 +1,15 @@
 -- SPEC §6, billing, duplicate_key on (invoice_id, line_no): of the rows
 -- sharing a key, the one from the latest (dt, path, line) is kept (a row
--- without dt sorts first, so NULLS LAST in descending order); the others
--- are rejected, each naming the row that was kept. Only keys that occur
--- twice are ranked; they are the build side of the join, so the staged rows
--- only stream past them.
--- A staged row names its file by _file_id; files_billing holds the paths.
+-- without dt sorts first, so NULLS LAST in descending order); the others are
+-- rejected, each naming the row that was kept. Only keys that occur twice
+-- are ranked. They are found by a 64-bit hash of the key first (key_hash: a
+-- group-by on one integer, not on text); a hash shared by two different keys
+-- only adds rows to rank, since the window partitions by the key itself. The
+-- doubled hashes are the build side of the join, so the staged rows only
+-- stream past them. A staged row names its file by _file_id; files_billing
+-- holds the paths.
 WITH doubled AS (
-    SELECT invoice_id, line_no FROM staged_billing GROUP BY invoice_id, line_no HAVING COUNT(*) > 1
+    SELECT key_hash(invoice_id, line_no) AS _hash FROM staged_billing GROUP BY 1 HAVING COUNT(*) > 1
 ),
 ranked AS (
     SELECT
@@ -15,7 +18,7 @@ ranked AS (
         FIRST_VALUE(f._file) OVER latest AS _kept_file,
         FIRST_VALUE(s._line) OVER latest AS _kept_line
     FROM doubled AS k
-    JOIN staged_billing AS s ON s.invoice_id = k.invoice_id AND s.line_no = k.line_no
+    JOIN staged_billing AS s ON key_hash(s.invoice_id, s.line_no) = k._hash
     JOIN files_billing AS f ON f._file_id = s._file_id
     WINDOW latest AS (PARTITION BY s.invoice_id, s.line_no ORDER BY s._dt DESC NULLS LAST, f._file DESC, s._line DESC)
 )

@@ -1,12 +1,15 @@
 -- SPEC §6, customers, duplicate_key on customer_id: of the rows sharing a
 -- key, the one from the latest (dt, path, line) is kept (a row without dt
--- sorts first, so NULLS LAST in descending order); the others are
--- rejected, each naming the row that was kept. Only keys that occur twice
--- are ranked; they are the build side of the join, so the staged rows only
--- stream past them.
--- A staged row names its file by _file_id; files_customers holds the paths.
+-- sorts first, so NULLS LAST in descending order); the others are rejected,
+-- each naming the row that was kept. Only keys that occur twice are ranked.
+-- They are found by a 64-bit hash of the key first (key_hash: a group-by on
+-- one integer, not on text); a hash shared by two different keys only adds
+-- rows to rank, since the window partitions by the key itself. The doubled
+-- hashes are the build side of the join, so the staged rows only stream past
+-- them. A staged row names its file by _file_id; files_customers holds the
+-- paths.
 WITH doubled AS (
-    SELECT customer_id FROM staged_customers GROUP BY customer_id HAVING COUNT(*) > 1
+    SELECT key_hash(customer_id) AS _hash FROM staged_customers GROUP BY 1 HAVING COUNT(*) > 1
 ),
 ranked AS (
     SELECT
@@ -15,7 +18,7 @@ ranked AS (
         FIRST_VALUE(f._file) OVER latest AS _kept_file,
         FIRST_VALUE(s._line) OVER latest AS _kept_line
     FROM doubled AS k
-    JOIN staged_customers AS s ON s.customer_id = k.customer_id
+    JOIN staged_customers AS s ON key_hash(s.customer_id) = k._hash
     JOIN files_customers AS f ON f._file_id = s._file_id
     WINDOW latest AS (PARTITION BY s.customer_id ORDER BY s._dt DESC NULLS LAST, f._file DESC, s._line DESC)
 )

@@ -88,8 +88,10 @@ pub async fn read_source(
     // An empty part, so the staged tables have their schema with no files.
     StageSink::create(source, &read.staged, &read.rejected, "empty")?.finish()?;
     let mut extra = BTreeSet::new();
-    // Files are read in parallel, one task and one pair of staging parts each.
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Files are read in parallel, one task and one pair of staging parts
+    // each; two tasks a core, since a task now and then waits for its next
+    // chunk or for a write, and the other keeps the core busy meanwhile.
+    let parallel = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
     let tasks: Vec<FileTask> = selection
         .files
         .iter()

@@ -3,6 +3,8 @@
 //! transforms read, the reconciliation rows_read = accepted + rejected, and
 //! the gate of SPEC §6.
 
+mod key_hash;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::path::Path as FsPath;
@@ -30,9 +32,9 @@ use crate::sources::{self, SourceRead, spec};
 /// The duplicate_key check of each source, in SQL.
 fn duplicates_sql(source: SourceName) -> &'static str {
     match source {
-        SourceName::Customers => include_str!("../sql/quality/customers_duplicates.sql"),
-        SourceName::Billing => include_str!("../sql/quality/billing_duplicates.sql"),
-        SourceName::Costs => include_str!("../sql/quality/costs_duplicates.sql"),
+        SourceName::Customers => include_str!("../../sql/quality/customers_duplicates.sql"),
+        SourceName::Billing => include_str!("../../sql/quality/billing_duplicates.sql"),
+        SourceName::Costs => include_str!("../../sql/quality/costs_duplicates.sql"),
     }
 }
 
@@ -40,9 +42,9 @@ fn duplicates_sql(source: SourceName) -> &'static str {
 /// duplicates and the checks decided on the rows they keep.
 fn quality_sql(source: SourceName) -> &'static str {
     match source {
-        SourceName::Customers => include_str!("../sql/quality/customers.sql"),
-        SourceName::Billing => include_str!("../sql/quality/billing.sql"),
-        SourceName::Costs => include_str!("../sql/quality/costs.sql"),
+        SourceName::Customers => include_str!("../../sql/quality/customers.sql"),
+        SourceName::Billing => include_str!("../../sql/quality/billing.sql"),
+        SourceName::Costs => include_str!("../../sql/quality/costs.sql"),
     }
 }
 
@@ -64,6 +66,7 @@ pub async fn accept(
     calendar: &Calendar,
     work_dir: &FsPath,
 ) -> Result<BTreeMap<SourceName, SourceCounts>> {
+    ctx.register_udf(key_hash::function());
     let mut counts = BTreeMap::new();
     for read in reads {
         counts.insert(
@@ -374,5 +377,96 @@ mod tests {
             Err(Error::QualityGate(_))
         ));
         assert!(gate(&counts(0, 0), ratio, "x").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use datafusion::arrow::array::{Date32Array, Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    use super::*;
+
+    /// Billing rows (invoice_id, line_no, _line) of one file, no dt.
+    fn staged(rows: &[(&str, i64, i64)]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("invoice_id", DataType::Utf8, false),
+            Field::new("line_no", DataType::Int64, false),
+            Field::new("_dt", DataType::Date32, true),
+            Field::new("_file_id", DataType::Int32, false),
+            Field::new("_line", DataType::Int64, false),
+        ]);
+        let ids: StringArray = rows.iter().map(|r| Some(r.0)).collect();
+        let line_nos: Int64Array = rows.iter().map(|r| r.1).collect();
+        let lines: Int64Array = rows.iter().map(|r| r.2).collect();
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(ids),
+                Arc::new(line_nos),
+                Arc::new(Date32Array::new_null(rows.len())),
+                Arc::new(Int32Array::from_value(0, rows.len())),
+                Arc::new(lines),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn keys_that_only_share_a_hash_are_not_duplicates() {
+        let ctx = SessionContext::new();
+        // Every key collides: only the exact step can tell them apart.
+        let constant =
+            Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::UInt64(Some(7)))));
+        ctx.register_udf(create_udf(
+            "key_hash",
+            vec![DataType::Utf8, DataType::Int64],
+            DataType::UInt64,
+            Volatility::Immutable,
+            constant,
+        ));
+        let rows = staged(&[("I1", 1, 2), ("I1", 2, 3), ("I2", 1, 4), ("I1", 1, 5)]);
+        let table = MemTable::try_new(rows.schema(), vec![vec![rows]]).unwrap();
+        ctx.register_table("staged_billing", Arc::new(table))
+            .unwrap();
+        let files = RecordBatch::try_new(
+            spec::files_schema(),
+            vec![
+                Arc::new(Int32Array::from(vec![0])),
+                Arc::new(StringArray::from(vec!["b.csv"])),
+            ],
+        )
+        .unwrap();
+        let files = MemTable::try_new(spec::files_schema(), vec![vec![files]]).unwrap();
+        ctx.register_table("files_billing", Arc::new(files))
+            .unwrap();
+        let batches = ctx
+            .sql(duplicates_sql(SourceName::Billing))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let rejected: Vec<(i64, String)> = batches
+            .iter()
+            .flat_map(|b| {
+                let lines = b.column(1).as_primitive::<Int64Type>();
+                let details = datafusion::arrow::compute::cast(b.column(3), &DataType::Utf8);
+                let details = details.unwrap();
+                let details = details.as_string::<i32>();
+                (0..b.num_rows())
+                    .map(|i| (lines.value(i), details.value(i).to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![(
+                2,
+                "invoice_id 'I1' line_no 1 is kept from b.csv line 5".to_owned()
+            )]
+        );
     }
 }
