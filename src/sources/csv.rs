@@ -106,12 +106,19 @@ impl<'a> CsvReader<'a> {
             );
             self.builder.push_malformed(r.line, &raw, &detail);
         } else {
-            let raw = redacted_raw(self.encoding, &r, &header.personal);
-            if decode_strict(self.encoding, r.raw).is_none() {
-                let detail = format!("bytes not valid in {}", encoding_name(self.encoding));
-                self.builder.push_malformed(r.line, &raw, &detail);
-            } else {
-                self.push_fields(&r, &raw);
+            match decode_strict(self.encoding, r.raw) {
+                None => {
+                    let raw = redacted_raw(self.encoding, &r, &header.personal);
+                    let detail = format!("bytes not valid in {}", encoding_name(self.encoding));
+                    self.builder.push_malformed(r.line, &raw, &detail);
+                }
+                // Decoded once: the record's text is its raw unless a
+                // personal field must be cut out of it.
+                Some(text) if header.personal.is_empty() => self.push_fields(&r, &text),
+                Some(_) => {
+                    let raw = redacted_raw(self.encoding, &r, &header.personal);
+                    self.push_fields(&r, &raw);
+                }
             }
         }
         if self.builder.is_full() {

@@ -1,6 +1,7 @@
 //! NDJSON files (one JSON object a line) into [`RawBatch`]es. Numbers are
 //! taken by their source text (SPEC §2 "typed inputs"), never as floats.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::value::RawValue;
@@ -114,8 +115,8 @@ impl NdjsonReader {
             self.builder.push_malformed(self.line, &raw, &detail);
             return;
         };
-        let object: BTreeMap<String, &RawValue> = match serde_json::from_str(&text) {
-            Ok(object) => object,
+        let entries = match parse_object(&text) {
+            Ok(entries) => entries,
             Err(e) => {
                 let raw = if personal { WITHHELD } else { text.as_ref() };
                 let detail = format!("not a JSON object: {e}");
@@ -124,11 +125,11 @@ impl NdjsonReader {
             }
         };
         let raw = if personal {
-            redact(&object, self.columns)
+            Cow::Owned(redact(&entries, self.columns))
         } else {
-            text.to_string()
+            Cow::Borrowed(text.as_ref())
         };
-        match self.collect_fields(&object) {
+        match self.collect_fields(&entries) {
             Ok(()) => {
                 let (decoded, ranges) = (&self.decoded, &self.ranges);
                 self.builder
@@ -139,22 +140,30 @@ impl NdjsonReader {
     }
 
     /// Fills `decoded`/`ranges` with each column's text; an object or array
-    /// where a value belongs makes the record malformed.
-    fn collect_fields(&mut self, object: &BTreeMap<String, &RawValue>) -> Result<(), String> {
+    /// where a value belongs makes the record malformed. Keys are matched
+    /// trimmed and in lower case; of keys that match the same column, the
+    /// greatest (then the last) wins, as a map sorted by key would keep.
+    fn collect_fields(&mut self, entries: &[Entry]) -> Result<(), String> {
         self.decoded.clear();
         self.ranges.clear();
-        let mut by_name: BTreeMap<String, &RawValue> = BTreeMap::new();
-        for (key, value) in object {
-            let name = key.trim().to_lowercase();
-            if !self.columns.iter().any(|c| c.name == name) {
-                self.extra_columns.insert(name.clone());
+        let names: Vec<Cow<str>> = entries.iter().map(|(k, _)| column_name(k)).collect();
+        for name in &names {
+            if !self.columns.iter().any(|c| c.name == name)
+                && !self.extra_columns.contains(name.as_ref())
+            {
+                self.extra_columns.insert(name.to_string());
             }
-            by_name.insert(name, value);
         }
         for column in self.columns {
-            let range = match by_name.get(column.name) {
+            let mut chosen: Option<&Entry> = None;
+            for (entry, name) in entries.iter().zip(&names) {
+                if name == column.name && chosen.is_none_or(|c| entry.0 >= c.0) {
+                    chosen = Some(entry);
+                }
+            }
+            let range = match chosen {
                 None => None,
-                Some(value) => {
+                Some((_, value)) => {
                     self.named.insert(column.name);
                     self.push_value(column.name, value)?
                 }
@@ -173,6 +182,9 @@ impl NdjsonReader {
         let start = self.decoded.len();
         match text.as_bytes().first() {
             Some(b'n') if text == "null" => return Ok(None),
+            // The parser has checked the string: without escapes, its text
+            // is what lies between the quotes.
+            Some(b'"') if !text.contains('\\') => self.decoded.push_str(&text[1..text.len() - 1]),
             Some(b'"') => {
                 let s: String = serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
                 self.decoded.push_str(&s);
@@ -184,10 +196,81 @@ impl NdjsonReader {
     }
 }
 
-/// The object re-serialised with personal fields replaced.
-fn redact(object: &BTreeMap<String, &RawValue>, columns: &[Column]) -> String {
+/// A key of a record, as written, and its value's JSON text.
+type Entry<'a> = (Cow<'a, str>, &'a RawValue);
+
+/// The entries of a JSON object, in the order written. Keys are borrowed
+/// from the text unless they hold escapes.
+fn parse_object(text: &str) -> serde_json::Result<Vec<Entry<'_>>> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<Entry<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(key) = map.next_key::<Key<'de>>()? {
+                entries.push((key.0, map.next_value()?));
+            }
+            Ok(entries)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let entries = serde::Deserializer::deserialize_map(&mut deserializer, Entries)?;
+    deserializer.end()?;
+    Ok(entries)
+}
+
+/// A key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The column a key names: trimmed, in lower case.
+fn column_name<'a>(key: &'a str) -> Cow<'a, str> {
+    let trimmed = key.trim();
+    if trimmed
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(trimmed)
+    } else {
+        Cow::Owned(trimmed.to_lowercase())
+    }
+}
+
+/// The object re-serialised with personal fields replaced: keys sorted,
+/// a key written twice kept once (its last value).
+fn redact(entries: &[Entry], columns: &[Column]) -> String {
+    let object: BTreeMap<&str, &RawValue> = entries.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
     let personal = |key: &str| {
-        let name = key.trim().to_lowercase();
+        let name = column_name(key);
         columns.iter().any(|c| c.personal && c.name == name)
     };
     let entries: Vec<String> = object
@@ -198,8 +281,104 @@ fn redact(object: &BTreeMap<String, &RawValue>, columns: &[Column]) -> String {
             } else {
                 v.get().to_owned()
             };
-            format!("{}:{value}", serde_json::Value::String(k.clone()))
+            format!("{}:{value}", serde_json::Value::String((*k).to_owned()))
         })
         .collect();
     format!("{{{}}}", entries.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Array;
+
+    use super::*;
+    use crate::config::SourceName;
+    use crate::sources::spec;
+
+    /// (fields, raw, malformed detail) of each record of `text`.
+    type Read = (Vec<Option<String>>, String, Option<String>);
+
+    fn read(source: SourceName, text: &str) -> Vec<Read> {
+        let mut reader = NdjsonReader::new(spec::columns(source), Encoding::Utf8, "t.ndjson");
+        let mut batches = Vec::new();
+        let mut on_batch = |b: RawBatch| {
+            batches.push(b);
+            Ok(())
+        };
+        reader.feed(text.as_bytes(), &mut on_batch).unwrap();
+        reader.finish(&mut on_batch).unwrap();
+        let mut out = Vec::new();
+        for b in &batches {
+            for row in 0..b.len() {
+                let fields = b
+                    .fields
+                    .iter()
+                    .map(|f| f.is_valid(row).then(|| f.value(row).to_owned()))
+                    .collect();
+                let malformed = b
+                    .malformed
+                    .is_valid(row)
+                    .then(|| b.malformed.value(row).to_owned());
+                out.push((fields, b.raws.value(row).to_owned(), malformed));
+            }
+        }
+        out
+    }
+
+    const COST: &str = r#"{"cost_id":"K\"1","customer_id":"C1","cost_date":"2026-01-15","cost_type":null,"amount":1.00,"currency":"CNY"}"#;
+
+    #[test]
+    fn values_are_unescaped_and_the_raw_is_the_line_as_written() {
+        let rows = read(SourceName::Costs, &format!("{COST}\n"));
+        let (fields, raw, malformed) = &rows[0];
+        assert_eq!(fields[0].as_deref(), Some("K\"1"));
+        assert_eq!(fields[3], None);
+        assert_eq!(fields[4].as_deref(), Some("1.00"));
+        assert_eq!(raw, COST);
+        assert_eq!(malformed, &None);
+    }
+
+    #[test]
+    fn keys_match_trimmed_and_in_any_case_and_the_greatest_key_wins() {
+        let line = r#"{" Cost_ID ":"K1","customer_id":"C1","cost_date":"2026-01-15","AMOUNT":2.00,"amount":1.00,"amount":3.00,"c\u0075rrency":"CNY","note":1}"#;
+        let mut reader_rows = read(SourceName::Costs, &format!("{line}\n"));
+        let (fields, _, malformed) = reader_rows.remove(0);
+        assert_eq!(malformed, None);
+        assert_eq!(fields[0].as_deref(), Some("K1"));
+        // "amount" sorts after "AMOUNT"; of two "amount", the last.
+        assert_eq!(fields[4].as_deref(), Some("3.00"));
+        assert_eq!(fields[5].as_deref(), Some("CNY"));
+    }
+
+    #[test]
+    fn objects_arrays_and_non_objects_are_malformed() {
+        let text =
+            format!("{COST}\n{{\"cost_id\":{{\"a\":1}}}}\n[1,2]\n{{\"cost_id\":\"K1\"}} x\n");
+        let details: Vec<String> = read(SourceName::Costs, &text)
+            .into_iter()
+            .skip(1)
+            .map(|r| r.2.unwrap())
+            .collect();
+        assert_eq!(details[0], "cost_id is not a single value");
+        assert!(
+            details[1].starts_with("not a JSON object"),
+            "{}",
+            details[1]
+        );
+        assert!(
+            details[2].starts_with("not a JSON object"),
+            "{}",
+            details[2]
+        );
+    }
+
+    #[test]
+    fn personal_values_are_redacted_in_the_raw() {
+        let line = r#"{"phone":"555","name":"Ann","customer_id":"C1","signup_date":"2025-01-01"}"#;
+        let rows = read(SourceName::Customers, &format!("{line}\n"));
+        assert_eq!(
+            rows[0].1,
+            r#"{"customer_id":"C1","name":"<redacted>","phone":"<redacted>","signup_date":"2025-01-01"}"#
+        );
+    }
 }
