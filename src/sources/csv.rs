@@ -114,10 +114,10 @@ impl<'a> CsvReader<'a> {
                 }
                 // Decoded once: the record's text is its raw unless a
                 // personal field must be cut out of it.
-                Some(text) if header.personal.is_empty() => self.push_fields(&r, &text),
-                Some(_) => {
+                Some(text) if header.personal.is_empty() => self.push_fields(&r, &text, &text),
+                Some(text) => {
                     let raw = redacted_raw(self.encoding, &r, &header.personal);
-                    self.push_fields(&r, &raw);
+                    self.push_fields(&r, &text, &raw);
                 }
             }
         }
@@ -136,12 +136,17 @@ impl<'a> CsvReader<'a> {
         }
     }
 
-    fn push_fields(&mut self, r: &Record, raw: &str) {
+    /// Pushes a record whose bytes decoded to `text`, with its `raw`.
+    fn push_fields(&mut self, r: &Record, text: &str, raw: &str) {
         let Some(header) = &self.header else { return };
         if self.encoding == Encoding::Utf8 {
             // The record is valid UTF-8 (checked before), and so is every
-            // field of it: fields are cut at ASCII bytes. No copy needed.
-            let text = |f: usize| std::str::from_utf8(r.field(f)).ok();
+            // field of it: fields are cut at ASCII bytes. No copy needed,
+            // and an unquoted field is a slice of the text checked already.
+            let text = |f: usize| {
+                r.field_in(text, f)
+                    .or_else(|| std::str::from_utf8(r.field(f)).ok())
+            };
             self.builder
                 .push(r.line, raw, |col| header.fields[col].and_then(text));
             return;

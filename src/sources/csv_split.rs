@@ -33,9 +33,19 @@ pub struct Record<'a> {
     spans: &'a [(usize, usize)],
     /// Why the quoting is broken, if it is.
     pub broken: Option<&'static str>,
+    /// No field is quoted: every field is a slice of `raw`.
+    unquoted: bool,
 }
 
 impl<'a> Record<'a> {
+    /// Field `i` cut out of `text`, the record's `raw` already decoded as
+    /// UTF-8, when no field is quoted (fields end at ASCII commas, so the
+    /// cut falls between characters); `None` otherwise.
+    pub fn field_in<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+        let (start, end) = self.fields[i];
+        (self.unquoted && text.len() == self.raw.len()).then(|| &text[start..end])
+    }
+
     pub fn field_count(&self) -> usize {
         self.fields.len()
     }
@@ -148,6 +158,7 @@ impl CsvSplitter {
             fields: &self.spans,
             spans: &self.spans,
             broken: None,
+            unquoted: true,
         });
         self.spans.clear();
         result
@@ -287,6 +298,7 @@ impl CsvSplitter {
                 fields: &self.fields,
                 spans: &self.spans,
                 broken: self.broken,
+                unquoted: false,
             })
         };
         // Called at a line's `\n`, or at the end of the file where the count no longer matters.
@@ -332,6 +344,27 @@ mod tests {
 
     fn fields(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_the_fields_of_an_unquoted_record_are_cut_from_its_text() {
+        let mut cut = Vec::new();
+        let mut emit = |r: Record| -> Result<(), ()> {
+            let text = std::str::from_utf8(r.raw).unwrap();
+            cut.push(
+                (0..r.field_count())
+                    .map(|i| r.field_in(text, i).map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            );
+            Ok(())
+        };
+        let mut splitter = CsvSplitter::default();
+        splitter
+            .feed("a,b\nx,é\n\"x\",y\n".as_bytes(), &mut emit)
+            .unwrap();
+        splitter.finish(&mut emit).unwrap();
+        assert_eq!(cut[1], vec![Some("x".to_owned()), Some("é".to_owned())]);
+        assert_eq!(cut[2], vec![None, None]);
     }
 
     #[test]
