@@ -76,11 +76,23 @@ impl RawBatchBuilder {
     }
 
     pub fn finish(&mut self) -> RawBatch {
-        RawBatch {
-            fields: self.fields.iter_mut().map(|b| b.finish()).collect(),
+        let batch = RawBatch {
+            fields: self.fields.iter_mut().map(finish_sized).collect(),
             lines: self.lines.finish(),
-            raws: self.raws.finish(),
+            raws: finish_sized(&mut self.raws),
             malformed: self.malformed.finish(),
-        }
+        };
+        self.lines = Int64Builder::with_capacity(BATCH_ROWS);
+        batch
     }
+}
+
+/// Finishes a text builder and leaves it with room for a batch like the
+/// one it held: a finished builder starts from nothing, and growing it
+/// again copies every byte a few times over.
+fn finish_sized(builder: &mut StringBuilder) -> StringArray {
+    let array = builder.finish();
+    let bytes = array.value_data().len();
+    *builder = StringBuilder::with_capacity(BATCH_ROWS, bytes + bytes / 8);
+    array
 }

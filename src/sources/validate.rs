@@ -67,10 +67,14 @@ pub fn check_batch(batch: &RawBatch, ctx: &CheckContext) -> Result<Checked> {
     let mut rejected = RejectedBuilder::default();
     let mut keep = Vec::with_capacity(batch.len());
     let mut parsed = vec![Parsed::Null; columns.len()];
+    // The row's fields, read out of the batch once.
+    let mut texts: Vec<Option<&str>> = Vec::with_capacity(columns.len());
     for row in 0..batch.len() {
-        match check_row(batch, row, columns, ctx, &mut parsed) {
+        texts.clear();
+        texts.extend((0..columns.len()).map(|i| field(batch, i, row)));
+        match check_row(batch, row, &texts, columns, ctx, &mut parsed) {
             Ok(()) => {
-                typed.append(&parsed, batch, row);
+                typed.append(&parsed, &texts);
                 keep.push(true);
             }
             Err(r) => {
@@ -97,6 +101,7 @@ fn field(batch: &RawBatch, column: usize, row: usize) -> Option<&str> {
 fn check_row(
     batch: &RawBatch,
     row: usize,
+    texts: &[Option<&str>],
     columns: &[Column],
     ctx: &CheckContext,
     parsed: &mut [Parsed],
@@ -108,23 +113,22 @@ fn check_row(
         ));
     }
     for (i, c) in columns.iter().enumerate() {
-        let text = field(batch, i, row);
+        let text = texts[i];
         if c.required && is_blank(text) {
             return Err(reject("missing_field", format!("missing {}", c.name)));
         }
         parsed[i] = parse(c.kind, text);
     }
-    first_bad(columns, parsed, batch, row, &[Kind::Date], "bad_date")?;
+    first_bad(columns, parsed, texts, &[Kind::Date], "bad_date")?;
     first_bad(
         columns,
         parsed,
-        batch,
-        row,
+        texts,
         &[Kind::Int, Kind::Amount, Kind::Double],
         "bad_number",
     )?;
     for (i, c) in columns.iter().enumerate() {
-        let text = field(batch, i, row).unwrap_or("");
+        let text = texts[i].unwrap_or("");
         if c.kind == Kind::Currency && text != ctx.currency {
             return Err(reject("bad_currency", format!("{} '{text}'", c.name)));
         }
@@ -144,14 +148,13 @@ fn check_row(
 fn first_bad(
     columns: &[Column],
     parsed: &[Parsed],
-    batch: &RawBatch,
-    row: usize,
+    texts: &[Option<&str>],
     kinds: &[Kind],
     reason: &'static str,
 ) -> Result<(), Rejection> {
     for (i, c) in columns.iter().enumerate() {
-        if kinds.contains(&c.kind) && matches!(parsed[i], Parsed::Bad) {
-            let text = field(batch, i, row).unwrap_or("");
+        if matches!(parsed[i], Parsed::Bad) && kinds.contains(&c.kind) {
+            let text = texts[i].unwrap_or("");
             return Err(reject(reason, format!("{} '{text}'", c.name)));
         }
     }
@@ -204,7 +207,9 @@ impl TypedColumns {
         let builders = kept
             .iter()
             .map(|(_, c)| match c.kind {
-                Kind::Text | Kind::Currency => TypedBuilder::Text(StringBuilder::new()),
+                Kind::Text | Kind::Currency => {
+                    TypedBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+                }
                 Kind::Int => TypedBuilder::Int(Int64Builder::with_capacity(capacity)),
                 Kind::Date => TypedBuilder::Date(Date32Builder::with_capacity(capacity)),
                 Kind::Amount => TypedBuilder::Amount(
@@ -221,10 +226,10 @@ impl TypedColumns {
         }
     }
 
-    fn append(&mut self, parsed: &[Parsed], batch: &RawBatch, row: usize) {
+    fn append(&mut self, parsed: &[Parsed], texts: &[Option<&str>]) {
         for ((i, _), builder) in self.columns.iter().zip(&mut self.builders) {
             match (builder, parsed[*i]) {
-                (TypedBuilder::Text(b), Parsed::Text) => b.append_option(field(batch, *i, row)),
+                (TypedBuilder::Text(b), Parsed::Text) => b.append_option(texts[*i]),
                 (TypedBuilder::Int(b), Parsed::Int(v)) => b.append_value(v),
                 (TypedBuilder::Date(b), Parsed::Date(d)) => b.append_value(date32(d)),
                 (TypedBuilder::Amount(b), Parsed::Cents(v)) => b.append_value(i128::from(v)),
