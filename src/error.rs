@@ -51,8 +51,14 @@ impl Error {
             Error::NotReady(_) => 4,
             Error::Storage { .. } => 5,
             Error::Locked(_) => 6,
-            Error::DataFusion(e) => datafusion_exit_code(e),
-            Error::Internal(_) | Error::Parquet(_) | Error::Arrow(_) | Error::Io(_) => 1,
+            Error::Internal(_) => 1,
+            Error::DataFusion(_) | Error::Parquet(_) | Error::Arrow(_) | Error::Io(_) => {
+                if caused_by_storage(self) {
+                    5
+                } else {
+                    1
+                }
+            }
         }
     }
 
@@ -73,11 +79,43 @@ impl Error {
     }
 }
 
-/// A storage failure surfacing through DataFusion is still a storage failure.
-fn datafusion_exit_code(e: &datafusion::error::DataFusionError) -> u8 {
-    use datafusion::error::DataFusionError as D;
-    match e.find_root() {
-        D::ObjectStore(_) => 5,
-        _ => 1,
+/// A storage failure surfacing through DataFusion, the Parquet writer or
+/// anything else that wraps it is still a storage failure (exit 5).
+fn caused_by_storage(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<object_store::Error>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost_put() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: "error sending request".into(),
+        }
+    }
+
+    #[test]
+    fn a_storage_failure_inside_the_parquet_writer_or_the_engine_is_exit_5() {
+        let parquet = parquet::errors::ParquetError::External(Box::new(lost_put()));
+        assert_eq!(Error::Parquet(parquet).exit_code(), 5);
+        let engine = datafusion::error::DataFusionError::ObjectStore(Box::new(lost_put()))
+            .context("writing customer_month");
+        assert_eq!(Error::DataFusion(engine).exit_code(), 5);
+    }
+
+    #[test]
+    fn other_engine_failures_are_exit_1() {
+        let engine = datafusion::error::DataFusionError::Execution("bug".into());
+        assert_eq!(Error::DataFusion(engine).exit_code(), 1);
+        assert_eq!(Error::internal("bug").exit_code(), 1);
     }
 }
