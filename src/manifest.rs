@@ -104,7 +104,7 @@ impl Manifest {
         for f in &read.files {
             self.inputs.push(InputRecord {
                 source: read.source.to_string(),
-                path: format!("{}/{}", read.location, f.relative),
+                path: format!("{}/{}", read.origin, f.relative),
                 format: f.format,
                 dt: f.dt,
                 size: f.size,

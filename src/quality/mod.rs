@@ -11,7 +11,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
 use datafusion::common::JoinType;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::datasource::MemTable;
@@ -159,7 +159,8 @@ async fn materialize(
     work_dir: &FsPath,
 ) -> Result<u64> {
     let path = work_dir.join(format!("{name}.parquet"));
-    ctx.sql(sql)
+    let written = ctx
+        .sql(sql)
         .await?
         .write_parquet(
             path_str(&path)?,
@@ -169,7 +170,12 @@ async fn materialize(
         .await?;
     ctx.register_parquet(name, path_str(&path)?, ParquetReadOptions::default())
         .await?;
-    Ok(ctx.table(name).await?.count().await? as u64)
+    // The writer answers with one row: the count of rows written.
+    let count = written
+        .first()
+        .and_then(|b| b.column(0).as_primitive_opt::<UInt64Type>())
+        .map(|c| c.value(0));
+    count.ok_or_else(|| Error::internal(format!("writing {name}: no row count")))
 }
 
 /// Reads again the text of every row the whole-source checks rejected, file
@@ -182,7 +188,9 @@ async fn register_raw(
 ) -> Result<()> {
     let name = format!("whole_raw_{}", read.source);
     let path = work_dir.join(format!("{name}.parquet"));
-    let mut writer = ArrowWriter::try_new(File::create(&path)?, spec::raw_schema(), None)?;
+    let schema = spec::raw_schema();
+    let props = crate::scratch::writer_properties(&schema);
+    let mut writer = ArrowWriter::try_new(File::create(&path)?, schema, Some(props))?;
     let mut keys = ctx
         .table(whole)
         .await?
@@ -277,35 +285,25 @@ fn reconcile(source: SourceName, c: &SourceCounts) -> Result<()> {
 /// Every rejected row of a source, in the columns of the `rejected` table.
 pub async fn rejected_rows(ctx: &SessionContext, source: SourceName) -> Result<DataFrame> {
     let row_level = ctx.table(format!("row_rejected_{source}")).await?;
-    let files = ctx.table(format!("files_{source}")).await?.select(vec![
-        col("_file_id").alias("_files_id"),
-        col("_file").alias("file"),
-    ])?;
-    let raws = ctx
-        .table(format!("whole_raw_{source}"))
-        .await?
-        .select(vec![
-            col("_file_id").alias("_raw_file_id"),
-            col("_line").alias("_raw_line"),
-            col("_raw").alias("raw"),
-        ])?;
+    let raws = ctx.table(format!("whole_raw_{source}")).await?.alias("r")?;
     let whole_source = ctx
         .table(format!("whole_rejected_{source}"))
         .await?
-        .join(files, JoinType::Inner, &["_file_id"], &["_files_id"], None)?
-        .join(
+        .alias("w")?
+        .join_on(
             raws,
             JoinType::Inner,
-            &["_file_id", "_line"],
-            &["_raw_file_id", "_raw_line"],
-            None,
+            [
+                col("w._file_id").eq(col("r._file_id")),
+                col("w._line").eq(col("r._line")),
+            ],
         )?
         .select(vec![
-            col("file"),
-            col("_line").alias("line"),
-            col("_reason").alias("reason"),
-            col("_detail").alias("detail"),
-            col("raw"),
+            col("r._file").alias("file"),
+            col("w._line").alias("line"),
+            col("w._reason").alias("reason"),
+            col("w._detail").alias("detail"),
+            col("r._raw").alias("raw"),
         ])?;
     Ok(row_level.union(whole_source)?.sort(vec![
         col("file").sort(true, false),

@@ -1,5 +1,6 @@
 //! One DataFrame streamed into one Parquet object: zstd, with statistics and
-//! dictionaries left on for the readers (DuckDB, Spark, Athena) that prune on them.
+//! (where values repeat) dictionaries for the readers (DuckDB, Spark,
+//! Athena) that prune on them.
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::dataframe::DataFrame;

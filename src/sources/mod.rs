@@ -39,8 +39,7 @@ use validate::{CheckContext, check_batch};
 #[derive(Debug)]
 pub struct SourceRead {
     pub source: SourceName,
-    pub location: String,
-    /// Where the files are and how they are encoded, to read records again.
+    /// Where the files are and how they are encoded (to read records again).
     pub origin: Location,
     pub settings: SourceSettings,
     /// The files read; a staged row's `_file_id` is its index here.
@@ -69,7 +68,6 @@ pub async fn read_source(
     check_ready(source, location, &selection, calendar, params)?;
     let mut read = SourceRead {
         source,
-        location: location.to_string(),
         origin: location.clone(),
         settings: settings.clone(),
         files: Vec::new(),

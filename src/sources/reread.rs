@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int32Array, Int64Builder, StringBuilder};
+use datafusion::arrow::array::{Int32Array, Int64Builder, StringArray, StringBuilder};
 use datafusion::arrow::record_batch::RecordBatch;
 use object_store::ObjectStoreExt;
 
@@ -43,9 +43,15 @@ pub async fn raw_records(
         return Err(changed(read, file));
     }
     let ids = Int32Array::from_value(file_id, found.len());
+    let paths = StringArray::from(vec![file.relative.as_str(); found.len()]);
     Ok(RecordBatch::try_new(
         spec::raw_schema(),
-        vec![Arc::new(ids), Arc::new(found), Arc::new(raws.finish())],
+        vec![
+            Arc::new(ids),
+            Arc::new(found),
+            Arc::new(paths),
+            Arc::new(raws.finish()),
+        ],
     )?)
 }
 
@@ -99,7 +105,6 @@ mod tests {
         let meta = location.store.head(&path).await.unwrap();
         SourceRead {
             source: SourceName::Billing,
-            location: location.to_string(),
             origin: location.clone(),
             settings: SourceSettings {
                 path: location.to_string(),
@@ -138,10 +143,7 @@ mod tests {
             .column(1)
             .as_any()
             .downcast_ref::<datafusion::arrow::array::Int64Array>();
-        let raws = batch
-            .column(2)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::StringArray>();
+        let raws = batch.column(3).as_any().downcast_ref::<StringArray>();
         let rows: Vec<(i64, &str)> = lines
             .unwrap()
             .values()

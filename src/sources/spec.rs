@@ -156,11 +156,13 @@ pub fn files_schema() -> SchemaRef {
     ]))
 }
 
-/// Records read again for their text: `_file_id`, `_line`, `_raw`.
+/// Records read again for their text: `_file_id`, `_line`, the file's
+/// path `_file` and the text `_raw`.
 pub fn raw_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("_file_id", DataType::Int32, false),
         Field::new("_line", DataType::Int64, false),
+        Field::new("_file", DataType::Utf8, false),
         Field::new("_raw", DataType::Utf8, false),
     ]))
 }
