@@ -1,12 +1,12 @@
-//! CSV files into [`RawBatch`]es: header matching, decoding, field counts,
-//! redaction of personal data in `raw`.
+//! CSV files into records for a [`RecordSink`]: header matching, decoding,
+//! field counts, redaction of personal data in `raw`.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::csv_split::{CsvSplitter, Record};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::{RawBatch, RawBatchBuilder};
+use super::raw::RecordSink;
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::{Error, Result};
@@ -32,7 +32,6 @@ pub struct CsvReader<'a> {
     label: &'a str,
     splitter: CsvSplitter,
     header: Option<Header>,
-    builder: RawBatchBuilder,
     decoded: String,
     ranges: Vec<(usize, usize)>,
     /// Header names that are not columns of the source.
@@ -48,7 +47,6 @@ impl<'a> CsvReader<'a> {
             label,
             splitter: CsvSplitter::default(),
             header: None,
-            builder: RawBatchBuilder::new(columns.len()),
             decoded: String::new(),
             ranges: Vec::new(),
             extra_columns: BTreeSet::new(),
@@ -61,33 +59,21 @@ impl<'a> CsvReader<'a> {
         self.header.is_some()
     }
 
-    pub fn feed(
-        &mut self,
-        chunk: &[u8],
-        on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
-    ) -> Result<()> {
+    pub fn feed(&mut self, chunk: &[u8], sink: &mut impl RecordSink) -> Result<()> {
         let mut splitter = std::mem::take(&mut self.splitter);
-        let result = splitter.feed(chunk, &mut |r| self.on_record(r, on_batch));
+        let result = splitter.feed(chunk, &mut |r| self.on_record(r, sink));
         self.splitter = splitter;
         result
     }
 
-    pub fn finish(&mut self, on_batch: &mut impl FnMut(RawBatch) -> Result<()>) -> Result<()> {
+    pub fn finish(&mut self, sink: &mut impl RecordSink) -> Result<()> {
         let mut splitter = std::mem::take(&mut self.splitter);
-        let result = splitter.finish(&mut |r| self.on_record(r, on_batch));
+        let result = splitter.finish(&mut |r| self.on_record(r, sink));
         self.splitter = splitter;
-        result?;
-        if !self.builder.is_empty() {
-            on_batch(self.builder.finish())?;
-        }
-        Ok(())
+        result
     }
 
-    fn on_record(
-        &mut self,
-        r: Record,
-        on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
-    ) -> Result<()> {
+    fn on_record(&mut self, r: Record, sink: &mut impl RecordSink) -> Result<()> {
         let Some(header) = &self.header else {
             self.header = Some(self.read_header(&r)?);
             return Ok(());
@@ -96,7 +82,7 @@ impl<'a> CsvReader<'a> {
         let personal = !header.personal.is_empty() || self.columns.iter().any(|c| c.personal);
         if let Some(why) = r.broken {
             let raw = self.unsplit_raw(&r, personal);
-            self.builder.push_malformed(r.line, &raw, why);
+            sink.malformed(r.line, &raw, why)
         } else if r.field_count() != header.width {
             let raw = self.unsplit_raw(&r, personal);
             let detail = format!(
@@ -104,27 +90,17 @@ impl<'a> CsvReader<'a> {
                 header.width,
                 r.field_count()
             );
-            self.builder.push_malformed(r.line, &raw, &detail);
+            sink.malformed(r.line, &raw, &detail)
         } else {
             match decode_strict(self.encoding, r.raw) {
                 None => {
                     let raw = redacted_raw(self.encoding, &r, &header.personal);
                     let detail = format!("bytes not valid in {}", encoding_name(self.encoding));
-                    self.builder.push_malformed(r.line, &raw, &detail);
+                    sink.malformed(r.line, &raw, &detail)
                 }
-                // Decoded once: the record's text is its raw unless a
-                // personal field must be cut out of it.
-                Some(text) if header.personal.is_empty() => self.push_fields(&r, &text, &text),
-                Some(text) => {
-                    let raw = redacted_raw(self.encoding, &r, &header.personal);
-                    self.push_fields(&r, &text, &raw);
-                }
+                Some(text) => self.push_fields(&r, &text, sink),
             }
         }
-        if self.builder.is_full() {
-            on_batch(self.builder.finish())?;
-        }
-        Ok(())
     }
 
     /// The raw text of a record that could not be split into fields.
@@ -136,10 +112,18 @@ impl<'a> CsvReader<'a> {
         }
     }
 
-    /// Pushes a record whose bytes decoded to `text`, with its `raw`.
-    fn push_fields(&mut self, r: &Record, text: &str, raw: &str) {
-        let Some(header) = &self.header else { return };
-        if self.encoding == Encoding::Utf8 {
+    /// Hands on a record whose bytes decoded to `text`. Its raw is that
+    /// text, unless a personal field must be cut out of it.
+    fn push_fields(&mut self, r: &Record, text: &str, sink: &mut impl RecordSink) -> Result<()> {
+        let Some(header) = &self.header else {
+            return Ok(());
+        };
+        let encoding = self.encoding;
+        let raw = || match header.personal.is_empty() {
+            true => Cow::Borrowed(text),
+            false => redacted_raw(encoding, r, &header.personal),
+        };
+        if encoding == Encoding::Utf8 {
             // The record is valid UTF-8 (checked before), and so is every
             // field of it: fields are cut at ASCII bytes. No copy needed,
             // and an unquoted field is a slice of the text checked already.
@@ -147,9 +131,7 @@ impl<'a> CsvReader<'a> {
                 r.field_in(text, f)
                     .or_else(|| std::str::from_utf8(r.field(f)).ok())
             };
-            self.builder
-                .push(r.line, raw, |col| header.fields[col].and_then(text));
-            return;
+            return sink.record(r.line, |col| header.fields[col].and_then(text), raw);
         }
         self.decoded.clear();
         self.ranges.clear();
@@ -161,9 +143,8 @@ impl<'a> CsvReader<'a> {
             self.ranges.push((start, self.decoded.len()));
         }
         let (decoded, ranges) = (&self.decoded, &self.ranges);
-        self.builder.push(r.line, raw, |col| {
-            header.fields[col].map(|f| &decoded[ranges[f].0..ranges[f].1])
-        });
+        let field = |col: usize| header.fields[col].map(|f| &decoded[ranges[f].0..ranges[f].1]);
+        sink.record(r.line, field, raw)
     }
 
     fn read_header(&mut self, r: &Record) -> Result<Header> {

@@ -32,8 +32,8 @@ use crate::calendar::Calendar;
 use crate::config::{Params, SourceName, SourceSettings};
 use crate::error::{Error, Result};
 use crate::storage::Location;
-use raw::RawBatch;
-use validate::{CheckContext, check_batch};
+use raw::RecordSink;
+use validate::{CheckContext, Checker};
 
 /// What reading one source produced.
 #[derive(Debug)]
@@ -84,7 +84,9 @@ pub async fn read_source(
     std::fs::create_dir_all(&read.staged)?;
     std::fs::create_dir_all(&read.rejected)?;
     // An empty part, so the staged tables have their schema with no files.
-    StageSink::create(source, &read.staged, &read.rejected, "empty")?.finish()?;
+    let (staged, rejected) = stage_writers(source, &read.staged, &read.rejected, "empty")?;
+    staged.close()?;
+    rejected.close()?;
     let mut extra = BTreeSet::new();
     // Files are read in parallel, one task and one pair of staging parts
     // each; two tasks a core, since a task now and then waits for its next
@@ -196,21 +198,26 @@ struct FileTask {
 impl FileTask {
     async fn run(self) -> Result<(InputFile, FileFound, BTreeMap<String, u64>)> {
         let part = format!("{:05}", self.file_id);
-        let mut sink = StageSink::create(self.source, &self.staged, &self.rejected, &part)?;
-        let ctx = CheckContext {
+        let (staged, rejected) = stage_writers(self.source, &self.staged, &self.rejected, &part)?;
+        let checker = Checker::new(CheckContext {
             source: self.source,
             currency: &self.currency,
             as_of: self.as_of,
             file: &self.file.relative,
             file_id: self.file_id,
             dt: self.file.dt,
+        });
+        let mut sink = StageSink {
+            staged,
+            rejected,
+            checker,
         };
         let found = read_records(
             &self.location,
             &self.file,
             &self.settings,
             self.source,
-            |batch| sink.write(&batch, &ctx),
+            &mut sink,
         )
         .await?;
         let by_reason = sink.finish()?;
@@ -226,13 +233,13 @@ struct FileFound {
     empty: bool,
 }
 
-/// Reads one file's records, handing them to `on_batch` a batch at a time.
+/// Reads one file's records, handing them to `sink` one at a time.
 async fn read_records(
     location: &Location,
     file: &InputFile,
     settings: &SourceSettings,
     source: SourceName,
-    mut on_batch: impl FnMut(RawBatch) -> Result<()>,
+    sink: &mut impl RecordSink,
 ) -> Result<FileFound> {
     let label = format!("{}/{}", location, file.relative);
     let columns = spec::columns(source);
@@ -244,7 +251,7 @@ async fn read_records(
                 file.size,
                 columns,
                 &label,
-                &mut on_batch,
+                sink,
             )
             .await?;
             Ok(FileFound {
@@ -255,11 +262,8 @@ async fn read_records(
         }
         Format::Csv => {
             let mut reader = csv::CsvReader::new(columns, settings.encoding, &label);
-            stream_file(location, file, &label, |chunk| {
-                reader.feed(chunk, &mut on_batch)
-            })
-            .await?;
-            reader.finish(&mut on_batch)?;
+            stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
+            reader.finish(sink)?;
             let empty = !reader.has_header();
             Ok(FileFound {
                 records: reader.records,
@@ -269,11 +273,8 @@ async fn read_records(
         }
         Format::Ndjson => {
             let mut reader = ndjson::NdjsonReader::new(columns, settings.encoding, &label);
-            stream_file(location, file, &label, |chunk| {
-                reader.feed(chunk, &mut on_batch)
-            })
-            .await?;
-            reader.finish(&mut on_batch)?;
+            stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
+            reader.finish(sink)?;
             Ok(FileFound {
                 records: reader.records,
                 extra_columns: reader.extra_columns,
@@ -351,47 +352,74 @@ fn local_chunks(
     .boxed()
 }
 
-/// Local Parquet writers for one source's staged and rejected rows.
-struct StageSink {
-    staged: ArrowWriter<File>,
-    rejected: ArrowWriter<File>,
-    by_reason: BTreeMap<String, u64>,
+/// Local Parquet writers for one part (`part-<part>.parquet`) of a
+/// source's staged and rejected folders.
+fn stage_writers(
+    source: SourceName,
+    staged: &FsPath,
+    rejected: &FsPath,
+    part: &str,
+) -> Result<(ArrowWriter<File>, ArrowWriter<File>)> {
+    let name = format!("part-{part}.parquet");
+    let writer = |folder: &FsPath, schema: datafusion::arrow::datatypes::SchemaRef| {
+        let props = crate::scratch::writer_properties(&schema);
+        ArrowWriter::try_new(File::create(folder.join(&name))?, schema, Some(props))
+            .map_err(Error::from)
+    };
+    Ok((
+        writer(staged, spec::staged_schema(source))?,
+        writer(rejected, spec::rejected_schema())?,
+    ))
 }
 
-impl StageSink {
-    /// Writers for one part (`part-<part>.parquet`) of the staged and rejected folders.
-    fn create(
-        source: SourceName,
-        staged: &FsPath,
-        rejected: &FsPath,
-        part: &str,
-    ) -> Result<StageSink> {
-        let name = format!("part-{part}.parquet");
-        let writer = |folder: &FsPath, schema: datafusion::arrow::datatypes::SchemaRef| {
-            let props = crate::scratch::writer_properties(&schema);
-            ArrowWriter::try_new(File::create(folder.join(&name))?, schema, Some(props))
-                .map_err(Error::from)
-        };
-        Ok(StageSink {
-            staged: writer(staged, spec::staged_schema(source))?,
-            rejected: writer(rejected, spec::rejected_schema())?,
-            by_reason: BTreeMap::new(),
-        })
+/// Checks one file's records as they are read and writes the checked rows,
+/// a batch at a time, to its staging part.
+struct StageSink<'a> {
+    staged: ArrowWriter<File>,
+    rejected: ArrowWriter<File>,
+    checker: Checker<'a>,
+}
+
+impl StageSink<'_> {
+    fn write(&mut self) -> Result<()> {
+        let (staged, rejected) = self.checker.take()?;
+        self.staged.write(&staged)?;
+        self.rejected.write(&rejected)?;
+        Ok(())
     }
 
-    fn write(&mut self, batch: &RawBatch, ctx: &CheckContext) -> Result<()> {
-        let checked = check_batch(batch, ctx)?;
-        self.staged.write(&checked.staged)?;
-        self.rejected.write(&checked.rejected)?;
-        for (reason, n) in checked.by_reason {
-            *self.by_reason.entry(reason.to_owned()).or_default() += n;
+    /// Closes the part; the rows rejected, by reason.
+    fn finish(mut self) -> Result<BTreeMap<String, u64>> {
+        self.write()?;
+        self.staged.close()?;
+        self.rejected.close()?;
+        let by_reason = self.checker.by_reason();
+        Ok(by_reason
+            .iter()
+            .map(|(r, n)| ((*r).to_owned(), *n))
+            .collect())
+    }
+}
+
+impl RecordSink for StageSink<'_> {
+    fn record<'t, 'r>(
+        &mut self,
+        line: i64,
+        field: impl Fn(usize) -> Option<&'t str>,
+        raw: impl FnOnce() -> std::borrow::Cow<'r, str>,
+    ) -> Result<()> {
+        self.checker.record(line, field, raw);
+        if self.checker.is_full() {
+            self.write()?;
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<BTreeMap<String, u64>> {
-        self.staged.close()?;
-        self.rejected.close()?;
-        Ok(self.by_reason)
+    fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()> {
+        self.checker.malformed(line, raw, detail);
+        if self.checker.is_full() {
+            self.write()?;
+        }
+        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! NDJSON files (one JSON object a line) into [`RawBatch`]es. Numbers are
+//! NDJSON files (one JSON object a line) into records for a [`RecordSink`]. Numbers are
 //! taken by their source text (SPEC §2 "typed inputs"), never as floats.
 
 use std::borrow::Cow;
@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 
 use super::csv::{REDACTED, WITHHELD};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::{RawBatch, RawBatchBuilder};
+use super::raw::RecordSink;
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::Result;
@@ -17,7 +17,6 @@ use crate::error::Result;
 pub struct NdjsonReader {
     columns: &'static [Column],
     encoding: Encoding,
-    builder: RawBatchBuilder,
     pending: Vec<u8>,
     line: i64,
     decoded: String,
@@ -35,7 +34,6 @@ impl NdjsonReader {
         NdjsonReader {
             columns,
             encoding,
-            builder: RawBatchBuilder::new(columns.len()),
             pending: Vec::new(),
             line: 0,
             decoded: String::new(),
@@ -47,27 +45,20 @@ impl NdjsonReader {
         }
     }
 
-    pub fn feed(
-        &mut self,
-        chunk: &[u8],
-        on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
-    ) -> Result<()> {
+    pub fn feed(&mut self, chunk: &[u8], sink: &mut impl RecordSink) -> Result<()> {
         let mut rest = chunk;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             self.pending.extend_from_slice(&rest[..pos]);
             rest = &rest[pos + 1..];
-            self.end_line(on_batch)?;
+            self.end_line(sink)?;
         }
         self.pending.extend_from_slice(rest);
         Ok(())
     }
 
-    pub fn finish(&mut self, on_batch: &mut impl FnMut(RawBatch) -> Result<()>) -> Result<()> {
+    pub fn finish(&mut self, sink: &mut impl RecordSink) -> Result<()> {
         if !self.pending.is_empty() {
-            self.end_line(on_batch)?;
-        }
-        if !self.builder.is_empty() {
-            on_batch(self.builder.finish())?;
+            self.end_line(sink)?;
         }
         let unnamed = self
             .columns
@@ -82,7 +73,7 @@ impl NdjsonReader {
         }
     }
 
-    fn end_line(&mut self, on_batch: &mut impl FnMut(RawBatch) -> Result<()>) -> Result<()> {
+    fn end_line(&mut self, sink: &mut impl RecordSink) -> Result<()> {
         self.line += 1;
         let mut bytes = std::mem::take(&mut self.pending);
         if bytes.last() == Some(&b'\r') {
@@ -91,19 +82,17 @@ impl NdjsonReader {
         if self.line == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
             bytes.drain(..3);
         }
+        let mut result = Ok(());
         if !bytes.iter().all(u8::is_ascii_whitespace) {
             self.records += 1;
-            self.read_record(&bytes);
-            if self.builder.is_full() {
-                on_batch(self.builder.finish())?;
-            }
+            result = self.read_record(&bytes, sink);
         }
         bytes.clear();
         self.pending = bytes;
-        Ok(())
+        result
     }
 
-    fn read_record(&mut self, bytes: &[u8]) {
+    fn read_record(&mut self, bytes: &[u8], sink: &mut impl RecordSink) -> Result<()> {
         let personal = self.columns.iter().any(|c| c.personal);
         let Some(text) = decode_strict(self.encoding, bytes) else {
             let raw = if personal {
@@ -112,30 +101,27 @@ impl NdjsonReader {
                 decode_lossy(self.encoding, bytes).into_owned()
             };
             let detail = format!("bytes not valid in {}", encoding_name(self.encoding));
-            self.builder.push_malformed(self.line, &raw, &detail);
-            return;
+            return sink.malformed(self.line, &raw, &detail);
         };
         let entries = match parse_object(&text) {
             Ok(entries) => entries,
             Err(e) => {
                 let raw = if personal { WITHHELD } else { text.as_ref() };
                 let detail = format!("not a JSON object: {e}");
-                self.builder.push_malformed(self.line, raw, &detail);
-                return;
+                return sink.malformed(self.line, raw, &detail);
             }
         };
-        let raw = if personal {
-            Cow::Owned(redact(&entries, self.columns))
-        } else {
-            Cow::Borrowed(text.as_ref())
+        let columns = self.columns;
+        let raw = || match personal {
+            true => Cow::Owned(redact(&entries, columns)),
+            false => Cow::Borrowed(text.as_ref()),
         };
         match self.collect_fields(&entries) {
             Ok(()) => {
                 let (decoded, ranges) = (&self.decoded, &self.ranges);
-                self.builder
-                    .push(self.line, &raw, |i| ranges[i].map(|(s, e)| &decoded[s..e]));
+                sink.record(self.line, |i| ranges[i].map(|(s, e)| &decoded[s..e]), raw)
             }
-            Err(detail) => self.builder.push_malformed(self.line, &raw, &detail),
+            Err(detail) => sink.malformed(self.line, &raw(), &detail),
         }
     }
 
@@ -289,40 +275,24 @@ fn redact(entries: &[Entry], columns: &[Column]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Array;
-
     use super::*;
     use crate::config::SourceName;
+    use crate::sources::raw::Collect;
     use crate::sources::spec;
 
     /// (fields, raw, malformed detail) of each record of `text`.
     type Read = (Vec<Option<String>>, String, Option<String>);
 
     fn read(source: SourceName, text: &str) -> Vec<Read> {
-        let mut reader = NdjsonReader::new(spec::columns(source), Encoding::Utf8, "t.ndjson");
-        let mut batches = Vec::new();
-        let mut on_batch = |b: RawBatch| {
-            batches.push(b);
-            Ok(())
-        };
-        reader.feed(text.as_bytes(), &mut on_batch).unwrap();
-        reader.finish(&mut on_batch).unwrap();
-        let mut out = Vec::new();
-        for b in &batches {
-            for row in 0..b.len() {
-                let fields = b
-                    .fields
-                    .iter()
-                    .map(|f| f.is_valid(row).then(|| f.value(row).to_owned()))
-                    .collect();
-                let malformed = b
-                    .malformed
-                    .is_valid(row)
-                    .then(|| b.malformed.value(row).to_owned());
-                out.push((fields, b.raws.value(row).to_owned(), malformed));
-            }
-        }
-        out
+        let columns = spec::columns(source);
+        let mut reader = NdjsonReader::new(columns, Encoding::Utf8, "t.ndjson");
+        let mut sink = Collect::new(columns.len(), |_| true);
+        reader.feed(text.as_bytes(), &mut sink).unwrap();
+        reader.finish(&mut sink).unwrap();
+        sink.records
+            .into_iter()
+            .map(|r| (r.fields, r.raw, r.malformed))
+            .collect()
     }
 
     const COST: &str = r#"{"cost_id":"K\"1","customer_id":"C1","cost_date":"2026-01-15","cost_type":null,"amount":1.00,"currency":"CNY"}"#;

@@ -1,13 +1,13 @@
-//! Parquet files into [`RawBatch`]es. Typed columns (DATE, TIMESTAMP,
+//! Parquet files into records for a [`RecordSink`]. Typed columns (DATE, TIMESTAMP,
 //! DECIMAL, INT64, DOUBLE) are written as text and then checked exactly like
 //! CSV text, so one set of rules decides every row (SPEC §2 "typed inputs").
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, Float32Array, Float64Array, Int64Array, StringArray,
-};
+use std::borrow::Cow;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float32Array, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -19,7 +19,7 @@ use parquet::arrow::ProjectionMask;
 
 use super::csv::REDACTED;
 use super::object_reader::ObjectReader;
-use super::raw::{BATCH_ROWS, RawBatch};
+use super::raw::{BATCH_ROWS, RecordSink};
 use super::spec::Column;
 use crate::error::{Error, Result};
 
@@ -37,7 +37,7 @@ pub async fn read_parquet(
     size: u64,
     columns: &'static [Column],
     label: &str,
-    on_batch: &mut impl FnMut(RawBatch) -> Result<()>,
+    sink: &mut impl RecordSink,
 ) -> Result<ParquetStats> {
     let reader = ObjectReader::new(store, path, size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
@@ -75,9 +75,8 @@ pub async fn read_parquet(
             .iter()
             .map(|m| m.map(|i| wanted.iter().filter(|&&w| w < i).count()))
             .collect();
-        let raw = to_raw_batch(&batch, columns, &projected, stats.records)?;
+        send_rows(&batch, columns, &projected, stats.records, sink)?;
         stats.records += batch.num_rows() as u64;
-        on_batch(raw)?;
     }
     Ok(stats)
 }
@@ -132,12 +131,15 @@ fn check_type(data_type: &DataType, name: &str, label: &str) -> Result<()> {
     }
 }
 
-fn to_raw_batch(
+/// Hands on each row of `batch` as text; a row's line is its number in
+/// the file, from 1.
+fn send_rows(
     batch: &RecordBatch,
     columns: &[Column],
     projected: &[Option<usize>],
     rows_before: u64,
-) -> Result<RawBatch> {
+    sink: &mut impl RecordSink,
+) -> Result<()> {
     let rows = batch.num_rows();
     let fields = projected
         .iter()
@@ -146,14 +148,12 @@ fn to_raw_batch(
             None => Ok(StringArray::new_null(rows)),
         })
         .collect::<Result<Vec<_>>>()?;
-    let lines = Int64Array::from_iter_values((0..rows as i64).map(|r| rows_before as i64 + r + 1));
-    let raws = StringArray::from_iter_values((0..rows).map(|r| raw_json(columns, &fields, r)));
-    Ok(RawBatch {
-        fields,
-        lines,
-        raws,
-        malformed: StringArray::new_null(rows),
-    })
+    for row in 0..rows {
+        let field = |i: usize| fields[i].is_valid(row).then(|| fields[i].value(row));
+        let raw = || Cow::Owned(raw_json(columns, &fields, row));
+        sink.record(rows_before as i64 + row as i64 + 1, field, raw)?;
+    }
+    Ok(())
 }
 
 /// A row's text as a JSON object of its columns, personal data redacted.

@@ -1,98 +1,92 @@
-//! Records as text, column by column, before any check: what every reader
-//! (CSV, NDJSON, Parquet) produces and the validator consumes.
+//! Records as text, field by field, before any check: what every reader
+//! (CSV, NDJSON, Parquet) hands on, one record at a time, to a
+//! [`RecordSink`]. The run's sink checks and types each record as it comes
+//! (`validate`), so a field's text is never copied before it is typed, and a
+//! record's whole text is only made for a record that is rejected.
 
-use datafusion::arrow::array::{
-    ArrayBuilder, Int64Array, Int64Builder, StringArray, StringBuilder,
-};
+use std::borrow::Cow;
 
-/// Rows per batch handed to the validator.
+use crate::error::Result;
+
+/// Rows per batch of checked rows.
 pub const BATCH_ROWS: usize = 8192;
 
-/// A batch of records: one text array per source column (SPEC order), the
-/// record's line, its raw text (already redacted) and, for a broken record,
-/// what was broken.
-pub struct RawBatch {
-    pub fields: Vec<StringArray>,
-    pub lines: Int64Array,
-    pub raws: StringArray,
-    pub malformed: StringArray,
+/// The most columns a source has (SPEC §2); fields are held on the stack.
+pub const MAX_COLUMNS: usize = 16;
+
+/// Where a reader puts the records it reads.
+pub trait RecordSink {
+    /// A record split into fields: `field(i)` is source column i's text
+    /// (None when the record does not name it); `raw()` is the record's text
+    /// as `rejected.raw` shows it (personal data redacted), made only when
+    /// wanted.
+    fn record<'t, 'r>(
+        &mut self,
+        line: i64,
+        field: impl Fn(usize) -> Option<&'t str>,
+        raw: impl FnOnce() -> Cow<'r, str>,
+    ) -> Result<()>;
+
+    /// A record that could not be read into fields, and why.
+    fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()>;
 }
 
-#[allow(clippy::len_without_is_empty)]
-impl RawBatch {
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
+/// A record as read, owned: what re-reads and the readers' tests keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    pub line: i64,
+    pub fields: Vec<Option<String>>,
+    pub raw: String,
+    /// For a record that could not be read into fields, why.
+    pub malformed: Option<String>,
 }
 
-/// Collects records into column builders; no allocation per field.
-pub struct RawBatchBuilder {
-    fields: Vec<StringBuilder>,
-    lines: Int64Builder,
-    raws: StringBuilder,
-    malformed: StringBuilder,
+/// Keeps the records `keep(line)` selects, as they were read.
+pub struct Collect<F> {
+    columns: usize,
+    keep: F,
+    pub records: Vec<RawRecord>,
 }
 
-impl RawBatchBuilder {
-    pub fn new(columns: usize) -> Self {
-        RawBatchBuilder {
-            fields: (0..columns).map(|_| StringBuilder::new()).collect(),
-            lines: Int64Builder::new(),
-            raws: StringBuilder::new(),
-            malformed: StringBuilder::new(),
+impl<F: Fn(i64) -> bool> Collect<F> {
+    pub fn new(columns: usize, keep: F) -> Self {
+        Collect {
+            columns,
+            keep,
+            records: Vec::new(),
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.len() == 0
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.len() >= BATCH_ROWS
-    }
-
-    /// Appends a well-formed record; `field(i)` gives column i's text.
-    pub fn push<'a>(&mut self, line: i64, raw: &str, field: impl Fn(usize) -> Option<&'a str>) {
-        for (i, builder) in self.fields.iter_mut().enumerate() {
-            builder.append_option(field(i));
-        }
-        self.lines.append_value(line);
-        self.raws.append_value(raw);
-        self.malformed.append_null();
-    }
-
-    /// Appends a record that could not be read into fields.
-    pub fn push_malformed(&mut self, line: i64, raw: &str, detail: &str) {
-        for builder in &mut self.fields {
-            builder.append_null();
-        }
-        self.lines.append_value(line);
-        self.raws.append_value(raw);
-        self.malformed.append_value(detail);
-    }
-
-    pub fn finish(&mut self) -> RawBatch {
-        let batch = RawBatch {
-            fields: self.fields.iter_mut().map(finish_sized).collect(),
-            lines: self.lines.finish(),
-            raws: finish_sized(&mut self.raws),
-            malformed: self.malformed.finish(),
-        };
-        self.lines = Int64Builder::with_capacity(BATCH_ROWS);
-        batch
-    }
 }
 
-/// Finishes a text builder and leaves it with room for a batch like the
-/// one it held: a finished builder starts from nothing, and growing it
-/// again copies every byte a few times over.
-fn finish_sized(builder: &mut StringBuilder) -> StringArray {
-    let array = builder.finish();
-    let bytes = array.value_data().len();
-    *builder = StringBuilder::with_capacity(BATCH_ROWS, bytes + bytes / 8);
-    array
+impl<F: Fn(i64) -> bool> RecordSink for Collect<F> {
+    fn record<'t, 'r>(
+        &mut self,
+        line: i64,
+        field: impl Fn(usize) -> Option<&'t str>,
+        raw: impl FnOnce() -> Cow<'r, str>,
+    ) -> Result<()> {
+        if (self.keep)(line) {
+            self.records.push(RawRecord {
+                line,
+                fields: (0..self.columns)
+                    .map(|i| field(i).map(str::to_owned))
+                    .collect(),
+                raw: raw().into_owned(),
+                malformed: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()> {
+        if (self.keep)(line) {
+            self.records.push(RawRecord {
+                line,
+                fields: vec![None; self.columns],
+                raw: raw.to_owned(),
+                malformed: Some(detail.to_owned()),
+            });
+        }
+        Ok(())
+    }
 }

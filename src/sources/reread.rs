@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int32Array, Int64Builder, StringArray, StringBuilder};
+use datafusion::arrow::array::{Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use object_store::ObjectStoreExt;
 
+use super::raw::Collect;
 use super::{InputFile, SourceRead, read_records, spec};
 use crate::error::{Error, Result};
 
@@ -25,23 +26,14 @@ pub async fn raw_records(
         .and_then(|i| read.files.get(i))
         .ok_or_else(|| Error::internal(format!("{}: no file {file_id}", read.source)))?;
     unchanged(read, file).await?;
-    let mut found = Int64Builder::new();
-    let mut raws = StringBuilder::new();
-    read_records(&read.origin, file, &read.settings, read.source, |batch| {
-        for row in 0..batch.len() {
-            let line = batch.lines.value(row);
-            if lines.contains(&line) {
-                found.append_value(line);
-                raws.append_value(batch.raws.value(row));
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    let found = found.finish();
-    if found.len() != lines.len() {
+    let columns = spec::columns(read.source).len();
+    let mut sink = Collect::new(columns, |line| lines.contains(&line));
+    read_records(&read.origin, file, &read.settings, read.source, &mut sink).await?;
+    if sink.records.len() != lines.len() {
         return Err(changed(read, file));
     }
+    let found: Int64Array = sink.records.iter().map(|r| r.line).collect();
+    let raws: StringArray = sink.records.iter().map(|r| Some(r.raw.as_str())).collect();
     let ids = Int32Array::from_value(file_id, found.len());
     let paths = StringArray::from(vec![file.relative.as_str(); found.len()]);
     Ok(RecordBatch::try_new(
@@ -50,7 +42,7 @@ pub async fn raw_records(
             Arc::new(ids),
             Arc::new(found),
             Arc::new(paths),
-            Arc::new(raws.finish()),
+            Arc::new(raws),
         ],
     )?)
 }

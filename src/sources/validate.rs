@@ -1,27 +1,28 @@
-//! Row checks of SPEC §2 "values" and §6 "order of checks", one pass over a
-//! [`RawBatch`]: the first failing check, reason by reason and within a
-//! reason column by column, rejects the row; the rest become typed columns.
-//! duplicate_key, churn_before_signup and unknown_customer need the whole
-//! source and are decided later, in SQL (see `quality`).
+//! Row checks of SPEC §2 "values" and §6 "order of checks", record by
+//! record as the readers split them: the first failing check, reason by
+//! reason and within a reason column by column, rejects the row; the rest
+//! become typed columns. duplicate_key, churn_before_signup and
+//! unknown_customer need the whole source and are decided later, in SQL (see
+//! `quality`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Builder, Decimal128Builder, Float64Builder, Int32Array,
+    ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Float64Builder, Int32Array,
     Int64Builder, StringBuilder,
 };
-use datafusion::arrow::compute::filter;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::raw::RawBatch;
+use super::raw::{BATCH_ROWS, MAX_COLUMNS};
 use super::spec::{self, Column, Kind};
 use super::values::{date32, is_blank, parse_cents, parse_date, parse_double, parse_int};
 use crate::config::SourceName;
 use crate::error::Result;
 
-/// What the checks compare against, and where the batch came from.
+/// What the checks compare against, and where the records come from.
 pub struct CheckContext<'a> {
     pub source: SourceName,
     pub currency: &'a str,
@@ -30,13 +31,6 @@ pub struct CheckContext<'a> {
     pub file: &'a str,
     pub file_id: i32,
     pub dt: Option<NaiveDate>,
-}
-
-/// A checked batch: rows to stage, rows rejected, and counts by reason.
-pub struct Checked {
-    pub staged: RecordBatch,
-    pub rejected: RecordBatch,
-    pub by_reason: BTreeMap<&'static str, u64>,
 }
 
 /// A value as it parsed, kept so each field is parsed once.
@@ -60,58 +54,100 @@ fn reject(reason: &'static str, detail: String) -> Rejection {
     Rejection { reason, detail }
 }
 
-/// Checks every row of `batch`.
-pub fn check_batch(batch: &RawBatch, ctx: &CheckContext) -> Result<Checked> {
-    let columns = spec::columns(ctx.source);
-    let mut typed = TypedColumns::new(columns, batch.len());
-    let mut rejected = RejectedBuilder::default();
-    let mut keep = Vec::with_capacity(batch.len());
-    let mut parsed = vec![Parsed::Null; columns.len()];
-    // The row's fields, read out of the batch once.
-    let mut texts: Vec<Option<&str>> = Vec::with_capacity(columns.len());
-    for row in 0..batch.len() {
-        texts.clear();
-        texts.extend((0..columns.len()).map(|i| field(batch, i, row)));
-        match check_row(batch, row, &texts, columns, ctx, &mut parsed) {
-            Ok(()) => {
-                typed.append(&parsed, &texts);
-                keep.push(true);
-            }
-            Err(r) => {
-                typed.append_null();
-                rejected.push(ctx.file, batch.lines.value(row), r, batch.raws.value(row));
-                keep.push(false);
-            }
-        }
-    }
-    let staged = typed.finish(batch, ctx, &BooleanArray::from(keep))?;
-    let by_reason = rejected.counts.clone();
-    Ok(Checked {
-        staged,
-        rejected: rejected.finish()?,
-        by_reason,
-    })
+/// Checks one file's records as they come, into batches of typed rows to
+/// stage and of rejected rows.
+pub struct Checker<'a> {
+    ctx: CheckContext<'a>,
+    columns: &'static [Column],
+    typed: TypedColumns,
+    lines: Int64Builder,
+    rejected: RejectedBuilder,
+    parsed: Vec<Parsed>,
+    by_reason: BTreeMap<&'static str, u64>,
 }
 
-fn field(batch: &RawBatch, column: usize, row: usize) -> Option<&str> {
-    let array = &batch.fields[column];
-    array.is_valid(row).then(|| array.value(row))
+impl<'a> Checker<'a> {
+    pub fn new(ctx: CheckContext<'a>) -> Self {
+        let columns = spec::columns(ctx.source);
+        assert!(
+            columns.len() <= MAX_COLUMNS,
+            "a source has too many columns"
+        );
+        Checker {
+            columns,
+            typed: TypedColumns::new(columns, BATCH_ROWS),
+            lines: Int64Builder::with_capacity(BATCH_ROWS),
+            rejected: RejectedBuilder::default(),
+            parsed: vec![Parsed::Null; columns.len()],
+            by_reason: BTreeMap::new(),
+            ctx,
+        }
+    }
+
+    /// Checks a record split into fields (see [`super::raw::RecordSink`]).
+    pub fn record<'t, 'r>(
+        &mut self,
+        line: i64,
+        field: impl Fn(usize) -> Option<&'t str>,
+        raw: impl FnOnce() -> Cow<'r, str>,
+    ) {
+        let mut texts: [Option<&str>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+        for (i, text) in texts.iter_mut().enumerate().take(self.columns.len()) {
+            *text = field(i);
+        }
+        let texts = &texts[..self.columns.len()];
+        match check_row(texts, self.columns, &self.ctx, &mut self.parsed) {
+            Ok(()) => {
+                self.typed.append(&self.parsed, texts);
+                self.lines.append_value(line);
+            }
+            Err(r) => self.reject(line, r, &raw()),
+        }
+    }
+
+    /// A record that could not be read into fields.
+    pub fn malformed(&mut self, line: i64, raw: &str, detail: &str) {
+        self.reject(line, reject("malformed_row", detail.to_owned()), raw);
+    }
+
+    fn reject(&mut self, line: i64, r: Rejection, raw: &str) {
+        *self.by_reason.entry(r.reason).or_default() += 1;
+        self.rejected.push(self.ctx.file, line, r, raw);
+    }
+
+    /// A batch's worth of rows has been checked since the last [`Self::take`].
+    pub fn is_full(&self) -> bool {
+        self.lines.len() + self.rejected.line.len() >= BATCH_ROWS
+    }
+
+    /// The rows checked since the last take: (staged, rejected).
+    pub fn take(&mut self) -> Result<(RecordBatch, RecordBatch)> {
+        let rows = self.lines.len();
+        let mut arrays = self.typed.finish();
+        let dt = self.ctx.dt.map(date32);
+        let mut dts = Date32Builder::with_capacity(rows);
+        for _ in 0..rows {
+            dts.append_option(dt);
+        }
+        arrays.push(Arc::new(dts.finish()));
+        arrays.push(Arc::new(Int32Array::from_value(self.ctx.file_id, rows)));
+        arrays.push(Arc::new(self.lines.finish()));
+        let staged = RecordBatch::try_new(spec::staged_schema(self.ctx.source), arrays)?;
+        Ok((staged, self.rejected.finish()?))
+    }
+
+    /// Rows rejected so far, by reason.
+    pub fn by_reason(&self) -> &BTreeMap<&'static str, u64> {
+        &self.by_reason
+    }
 }
 
 fn check_row(
-    batch: &RawBatch,
-    row: usize,
     texts: &[Option<&str>],
     columns: &[Column],
     ctx: &CheckContext,
     parsed: &mut [Parsed],
 ) -> Result<(), Rejection> {
-    if batch.malformed.is_valid(row) {
-        return Err(reject(
-            "malformed_row",
-            batch.malformed.value(row).to_owned(),
-        ));
-    }
     for (i, c) in columns.iter().enumerate() {
         let text = texts[i];
         if c.required && is_blank(text) {
@@ -204,8 +240,14 @@ impl TypedColumns {
             .enumerate()
             .filter(|(_, c)| !c.personal && c.kind != Kind::Currency)
             .collect();
-        let builders = kept
-            .iter()
+        TypedColumns {
+            builders: Self::new_builders(&kept, capacity),
+            columns: kept,
+        }
+    }
+
+    fn new_builders(kept: &[(usize, Column)], capacity: usize) -> Vec<TypedBuilder> {
+        kept.iter()
             .map(|(_, c)| match c.kind {
                 Kind::Text | Kind::Currency => {
                     TypedBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
@@ -219,11 +261,7 @@ impl TypedColumns {
                 ),
                 Kind::Double => TypedBuilder::Double(Float64Builder::with_capacity(capacity)),
             })
-            .collect();
-        TypedColumns {
-            columns: kept,
-            builders,
-        }
+            .collect()
     }
 
     fn append(&mut self, parsed: &[Parsed], texts: &[Option<&str>]) {
@@ -239,44 +277,14 @@ impl TypedColumns {
         }
     }
 
-    fn append_null(&mut self) {
-        for builder in &mut self.builders {
-            builder.append_null();
-        }
-    }
-
-    /// The accepted rows with their provenance columns.
-    fn finish(
-        self,
-        batch: &RawBatch,
-        ctx: &CheckContext,
-        keep: &BooleanArray,
-    ) -> Result<RecordBatch> {
-        let rows = batch.len();
-        let mut arrays: Vec<ArrayRef> = self
-            .builders
+    /// The typed columns of the rows appended since the last finish; the
+    /// builders start again at the same size.
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        let fresh = TypedColumns::new_builders(&self.columns, BATCH_ROWS);
+        std::mem::replace(&mut self.builders, fresh)
             .into_iter()
             .map(TypedBuilder::finish)
-            .collect();
-        let dt = ctx.dt.map(date32);
-        let mut dts = Date32Builder::with_capacity(rows);
-        for _ in 0..rows {
-            dts.append_option(dt);
-        }
-        arrays.push(Arc::new(dts.finish()));
-        arrays.push(Arc::new(Int32Array::from_value(ctx.file_id, rows)));
-        arrays.push(Arc::new(batch.lines.clone()));
-        // Most batches keep every row: no copy then.
-        if keep.true_count() < rows {
-            arrays = arrays
-                .iter()
-                .map(|a| filter(a, keep))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-        }
-        Ok(RecordBatch::try_new(
-            spec::staged_schema(ctx.source),
-            arrays,
-        )?)
+            .collect()
     }
 }
 
@@ -304,13 +312,12 @@ impl TypedBuilder {
 
 /// Rows of the `rejected` table, built as they are found.
 #[derive(Default)]
-pub struct RejectedBuilder {
+struct RejectedBuilder {
     file: StringBuilder,
     line: Int64Builder,
     reason: StringBuilder,
     detail: StringBuilder,
     raw: StringBuilder,
-    counts: BTreeMap<&'static str, u64>,
 }
 
 impl RejectedBuilder {
@@ -320,10 +327,9 @@ impl RejectedBuilder {
         self.reason.append_value(r.reason);
         self.detail.append_value(&r.detail);
         self.raw.append_value(raw);
-        *self.counts.entry(r.reason).or_default() += 1;
     }
 
-    fn finish(mut self) -> Result<RecordBatch> {
+    fn finish(&mut self) -> Result<RecordBatch> {
         let arrays: Vec<ArrayRef> = vec![
             Arc::new(self.file.finish()),
             Arc::new(self.line.finish()),
