@@ -86,6 +86,13 @@ const COSTS: &[Column] = &[
     col("currency", Kind::Currency, true),
 ];
 
+// A record's fields are held in an array of this size while it is checked.
+const _: () = assert!(
+    BILLING.len() <= super::raw::MAX_COLUMNS
+        && CUSTOMERS.len() <= super::raw::MAX_COLUMNS
+        && COSTS.len() <= super::raw::MAX_COLUMNS
+);
+
 /// The columns of a source, in SPEC order.
 pub fn columns(source: SourceName) -> &'static [Column] {
     match source {

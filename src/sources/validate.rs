@@ -69,10 +69,6 @@ pub struct Checker<'a> {
 impl<'a> Checker<'a> {
     pub fn new(ctx: CheckContext<'a>) -> Self {
         let columns = spec::columns(ctx.source);
-        assert!(
-            columns.len() <= MAX_COLUMNS,
-            "a source has too many columns"
-        );
         Checker {
             columns,
             typed: TypedColumns::new(columns, BATCH_ROWS),
