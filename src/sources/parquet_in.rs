@@ -2,10 +2,9 @@
 //! DECIMAL, INT64, DOUBLE) are written as text and then checked exactly like
 //! CSV text, so one set of rules decides every row (SPEC §2 "typed inputs").
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-use std::borrow::Cow;
 
 use datafusion::arrow::array::{Array, ArrayRef, Float32Array, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;

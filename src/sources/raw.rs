@@ -1,8 +1,10 @@
 //! Records as text, field by field, before any check: what every reader
 //! (CSV, NDJSON, Parquet) hands on, one record at a time, to a
 //! [`RecordSink`]. The run's sink checks and types each record as it comes
-//! (`validate`), so a field's text is never copied before it is typed, and a
-//! record's whole text is only made for a record that is rejected.
+//! (`validate`): no batch of text columns is built and read back (a UTF-8
+//! CSV field is a slice of the file's bytes; NDJSON values and other
+//! encodings are decoded once into the reader's buffer), and a record's
+//! whole text is only made for a record that is rejected.
 
 use std::borrow::Cow;
 
@@ -11,13 +13,15 @@ use crate::error::Result;
 /// Rows per batch of checked rows.
 pub const BATCH_ROWS: usize = 8192;
 
-/// The most columns a source has (SPEC §2); fields are held on the stack.
+/// A ceiling on the columns of a source (SPEC §2's widest has 10), so that a
+/// record's fields are held on the stack; checked at compile time in `spec`.
 pub const MAX_COLUMNS: usize = 16;
 
 /// Where a reader puts the records it reads.
 pub trait RecordSink {
     /// A record split into fields: `field(i)` is source column i's text
-    /// (None when the record does not name it); `raw()` is the record's text
+    /// (None when the record does not name it or holds a null there, as
+    /// NDJSON `null` or a Parquet null); `raw()` is the record's text
     /// as `rejected.raw` shows it (personal data redacted), made only when
     /// wanted.
     fn record<'t, 'r>(
