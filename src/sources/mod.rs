@@ -381,6 +381,15 @@ struct StageSink<'a> {
 }
 
 impl StageSink<'_> {
+    /// Writes the checked rows once a batch's worth has built up.
+    fn write_when_full(&mut self) -> Result<()> {
+        if self.checker.is_full() {
+            self.write()
+        } else {
+            Ok(())
+        }
+    }
+
     fn write(&mut self) -> Result<()> {
         let (staged, rejected) = self.checker.take()?;
         self.staged.write(&staged)?;
@@ -409,17 +418,11 @@ impl RecordSink for StageSink<'_> {
         raw: impl FnOnce() -> std::borrow::Cow<'r, str>,
     ) -> Result<()> {
         self.checker.record(line, field, raw);
-        if self.checker.is_full() {
-            self.write()?;
-        }
-        Ok(())
+        self.write_when_full()
     }
 
     fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()> {
         self.checker.malformed(line, raw, detail);
-        if self.checker.is_full() {
-            self.write()?;
-        }
-        Ok(())
+        self.write_when_full()
     }
 }
