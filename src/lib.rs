@@ -17,6 +17,7 @@ pub mod quality;
 pub mod run;
 pub mod sample;
 pub mod scratch;
+pub mod session;
 pub mod sinks;
 pub mod sources;
 pub mod storage;

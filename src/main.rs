@@ -136,13 +136,31 @@ fn main() -> ExitCode {
     cvm_etl::memory::limit_arenas();
     let cli = Cli::parse();
     init_logging(&cli.log);
-    match execute(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    quiet_panics();
+    let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(cli.command)));
+    match executed {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+        // A run catches its own panics (failed manifest, lock released);
+        // this is for the rest of the command.
+        Err(_) => ExitCode::from(1),
     }
+}
+
+/// A panic is a bug: report where it happened, never its message, which
+/// may hold a value of the data (a customer's name, say).
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!(
+            "internal error: the job panicked{at} (a bug: please report it with the run manifest)"
+        );
+    }));
 }
 
 fn init_logging(filter: &str) {

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::quality::SourceCounts;
 use crate::sinks::WrittenPartition;
 use crate::sources::{Format, SourceRead};
@@ -27,6 +27,140 @@ pub struct InputRecord {
     pub last_modified: String,
 }
 
+/// Where a run stands. Written as snake_case text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Working; a run left `running` was killed before it could say more.
+    Running,
+    /// Published in full.
+    Succeeded,
+    /// Failed before its commit point: published nothing but its rejected rows.
+    Failed,
+    /// Committed, then publishing failed (exit 5): the next run finishes it.
+    Committed,
+    /// Killed before its commit point: nothing of it is live.
+    Interrupted,
+    /// Committed, then killed or failed while publishing; another run
+    /// finished the publication, so its outputs are live.
+    RolledForward,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let name = match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Committed => "committed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::RolledForward => "rolled_forward",
+        };
+        f.write_str(name)
+    }
+}
+
+/// `_runs/as_of=D`: the manifests of one date.
+pub fn runs_dir(as_of: impl std::fmt::Display) -> String {
+    format!("_runs/as_of={as_of}")
+}
+
+/// `_runs/as_of=D/<run_id>.json`: one run's manifest.
+pub fn manifest_path(as_of: impl std::fmt::Display, run_id: &str) -> String {
+    format!("{}/{run_id}.json", runs_dir(as_of))
+}
+
+/// `_runs/as_of=D/latest.json`: the run whose outputs of D are live.
+pub fn latest_path(as_of: impl std::fmt::Display) -> String {
+    format!("{}/latest.json", runs_dir(as_of))
+}
+
+/// The contents of `latest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latest {
+    pub run_id: String,
+    /// `succeeded`, or `rolled_forward` when another run finished it.
+    pub status: RunStatus,
+    /// Its manifest, relative to the output location.
+    pub manifest: String,
+    pub published_at: String,
+}
+
+impl Latest {
+    /// Names `run_id` as the live run of `as_of`.
+    pub async fn write(
+        output: &Location,
+        as_of: &str,
+        run_id: &str,
+        status: RunStatus,
+    ) -> Result<()> {
+        let latest = Latest {
+            run_id: run_id.to_owned(),
+            status,
+            manifest: manifest_path(as_of, run_id),
+            published_at: timestamp(Utc::now()),
+        };
+        output.write_json(&latest_path(as_of), &latest).await
+    }
+
+    /// The live run of `as_of`, if any run of it ever published.
+    pub async fn read(output: &Location, as_of: impl std::fmt::Display) -> Result<Option<Latest>> {
+        let relative = latest_path(as_of);
+        let Some(bytes) = output.read(&relative).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::internal(format!("unreadable {output}/{relative}: {e}")))
+    }
+}
+
+/// The accepted rows of every source of the most recent successful run for
+/// a date before `before` (SPEC's volume rule), with that date; None when
+/// there is no such run.
+pub async fn previous_counts(
+    output: &Location,
+    before: NaiveDate,
+) -> Result<Option<(NaiveDate, BTreeMap<String, SourceCounts>)>> {
+    let mut dates: Vec<NaiveDate> = output
+        .child("_runs")
+        .folders()
+        .await?
+        .iter()
+        .filter_map(|f| f.strip_prefix("as_of="))
+        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .filter(|d| *d < before)
+        .collect();
+    dates.sort_unstable_by(|a, b| b.cmp(a));
+    for date in dates {
+        let Some(latest) = Latest::read(output, date).await? else {
+            continue;
+        };
+        let Some(bytes) = output.read(&latest.manifest).await? else {
+            continue;
+        };
+        #[derive(Deserialize)]
+        struct Counts {
+            #[serde(default)]
+            sources: BTreeMap<String, SourceCounts>,
+        }
+        match serde_json::from_slice::<Counts>(&bytes) {
+            Ok(c) if !c.sources.is_empty() => return Ok(Some((date, c.sources))),
+            _ => continue,
+        }
+    }
+    Ok(None)
+}
+
+/// A month partition a run left alone because a later date owns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftAlone {
+    pub table: String,
+    pub partition: String,
+    /// The later as_of whose run published it.
+    pub owner_as_of: String,
+}
+
 /// How long one stage took.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTiming {
@@ -40,7 +174,7 @@ pub struct Manifest {
     pub run_id: String,
     pub pipeline: String,
     pub as_of: NaiveDate,
-    pub status: String,
+    pub status: RunStatus,
     pub exit_code: u8,
     pub error: Option<String>,
     pub started_at: String,
@@ -52,6 +186,9 @@ pub struct Manifest {
     pub inputs: Vec<InputRecord>,
     pub sources: BTreeMap<String, SourceCounts>,
     pub outputs: Vec<WrittenPartition>,
+    /// Month partitions of the window that a later date owns (SPEC's
+    /// ownership rule): not replaced by this run.
+    pub left_alone: Vec<LeftAlone>,
     pub stages: Vec<StageTiming>,
     pub warnings: Vec<String>,
     /// Crashed runs of the date this run finished or undid first.
@@ -79,7 +216,7 @@ impl Manifest {
             run_id: run_id.to_owned(),
             pipeline: pipeline.to_owned(),
             as_of,
-            status: "running".to_owned(),
+            status: RunStatus::Running,
             exit_code: 0,
             error: None,
             started_at: timestamp(Utc::now()),
@@ -91,6 +228,7 @@ impl Manifest {
             inputs: Vec::new(),
             sources: BTreeMap::new(),
             outputs: Vec::new(),
+            left_alone: Vec::new(),
             stages: Vec::new(),
             warnings: Vec::new(),
             recovered: Vec::new(),
@@ -126,12 +264,18 @@ impl Manifest {
         });
     }
 
-    pub fn finish(&mut self, outcome: &Result<()>) {
+    /// The final status: `committed` tells a failure after the commit
+    /// point (the next run finishes the publication) from one before it.
+    pub fn finish(&mut self, outcome: &Result<()>, committed: bool) {
         self.ended_at = Some(timestamp(Utc::now()));
         match outcome {
-            Ok(()) => self.status = "succeeded".to_owned(),
+            Ok(()) => self.status = RunStatus::Succeeded,
             Err(e) => {
-                self.status = "failed".to_owned();
+                self.status = if committed {
+                    RunStatus::Committed
+                } else {
+                    RunStatus::Failed
+                };
                 self.exit_code = e.exit_code();
                 self.error = Some(e.to_string());
             }
@@ -140,7 +284,7 @@ impl Manifest {
 
     /// `_runs/as_of=D/<run_id>.json`, relative to the output location.
     pub fn relative_path(&self) -> String {
-        format!("_runs/as_of={}/{}.json", self.as_of, self.run_id)
+        manifest_path(self.as_of, &self.run_id)
     }
 
     pub async fn write(&self, output: &Location) -> Result<String> {
@@ -148,4 +292,36 @@ impl Manifest {
         output.write_json(&relative, self).await?;
         Ok(relative)
     }
+}
+
+/// Gives a run that another run finished or undid its final status in its
+/// own manifest, with what was done; a run whose outputs became live is
+/// named by `latest.json`. A run killed after writing its final status
+/// keeps it: only its cleanup was left.
+pub async fn mark_recovered(
+    output: &Location,
+    as_of: &str,
+    run_id: &str,
+    recovery: serde_json::Value,
+    outputs_live: bool,
+) -> Result<()> {
+    let relative = manifest_path(as_of, run_id);
+    let mut record = match output.read(&relative).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({ "run_id": run_id, "as_of": as_of })),
+        None => serde_json::json!({ "run_id": run_id, "as_of": as_of }),
+    };
+    let status = serde_json::from_value::<RunStatus>(record["status"].clone()).ok();
+    let new_status = match status {
+        Some(s @ (RunStatus::Succeeded | RunStatus::Failed)) => s,
+        _ if outputs_live => RunStatus::RolledForward,
+        _ => RunStatus::Interrupted,
+    };
+    record["status"] = serde_json::to_value(new_status).map_err(Error::internal)?;
+    record["recovery"] = recovery;
+    output.write_json(&relative, &record).await?;
+    if outputs_live {
+        Latest::write(output, as_of, run_id, RunStatus::RolledForward).await?;
+    }
+    Ok(())
 }

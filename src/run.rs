@@ -1,25 +1,26 @@
 //! One run for one date, walked through the stages in order:
-//! config → storage → sources → quality → transforms → sinks → manifest.
+//! config → storage → sources → quality → transforms → sinks → manifest,
+//! inside the protocol of docs/publishing.md: the output's lock, recovery
+//! of crashed runs, the commit point, publication, cleanup.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
-use std::sync::Arc;
-
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
+use futures::FutureExt;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::config::{Pipeline, SourceName};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
-use crate::lock;
-use crate::manifest::Manifest;
+use crate::lock::{self, Holder, Lock};
+use crate::manifest::{self, Latest, Manifest, RunStatus};
 use crate::memory::release_free_memory;
 use crate::quality::{self, SourceCounts};
+use crate::scratch;
+use crate::session::session;
 use crate::sinks::publish::{self, Recovered, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::{self, SourceRead};
@@ -64,67 +65,6 @@ pub fn new_run_id() -> String {
     format!("{now}-{}", &unique[unique.len() - 8..])
 }
 
-/// The DataFusion session of a run: exact decimal literals, stores
-/// registered, and with a memory limit a fair spilling pool (which names its
-/// largest consumers when it runs out) spilling into the run's work folder.
-pub fn session(
-    storage: &Storage,
-    memory_limit: Option<u64>,
-    spill_dir: &std::path::Path,
-) -> Result<SessionContext> {
-    let mut config = SessionConfig::new();
-    config.options_mut().sql_parser.parse_float_as_decimal = true;
-    // Plain Utf8 strings: what our writers and readers (and other engines) expect.
-    config
-        .options_mut()
-        .execution
-        .parquet
-        .schema_force_view_types = false;
-    // Filters are applied while decoding (late materialization): the output
-    // partitions each select one month or tier of a scratch table.
-    config.options_mut().execution.parquet.pushdown_filters = true;
-    // The session writes only scratch tables, read back once or twice on
-    // this machine; the outputs have their own writer settings.
-    config.options_mut().execution.parquet.compression = Some("uncompressed".to_owned());
-    // A reader fetches a row group's columns whole: small row groups bound it.
-    config.options_mut().execution.parquet.max_row_group_size = 1 << 17;
-    // A join whose small side is the customers is built once and probed by
-    // every partition of billing, rather than both sides reshuffled by key.
-    config
-        .options_mut()
-        .optimizer
-        .hash_join_single_partition_threshold = 256 << 20;
-    config
-        .options_mut()
-        .optimizer
-        .hash_join_single_partition_threshold_rows = 8 << 20;
-    let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
-        DiskManagerBuilder::default()
-            .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
-    );
-    if let Some(limit) = memory_limit {
-        // Hash joins stay: their build sides are small by construction
-        // (customers, the calendar, doubled keys, rejected keys); what grows
-        // with billing is aggregation and sorting, and both spill. A
-        // sort-merge join would sort the whole of billing instead.
-        let fair = FairSpillPool::new(engine_pool(limit));
-        let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
-        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
-    }
-    let runtime = runtime.build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    storage.register_all(&ctx)?;
-    Ok(ctx)
-}
-
-/// The query engine's share of a memory limit. The limit is for the whole
-/// process: a quarter is left for what the engine's pool does not track
-/// (Parquet readers' and writers' buffers, the file readers of the sources
-/// stage, the allocator's slack).
-fn engine_pool(limit: u64) -> usize {
-    usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
-}
-
 /// The accepted input tables of a date, registered in a session as
 /// `customers`, `billing` and `costs`, with the counts of every source.
 pub struct Accepted {
@@ -166,15 +106,17 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     })
 }
 
-/// How long a run's lock lasts before another run may take it over.
-pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+/// How long a run's lock lasts without renewal; the run renews it every
+/// fifth of that while it works, so a run that died is taken over this
+/// long after its last renewal (at once on the same host).
+pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
-/// Runs the pipeline for its `as_of` date: under the date's lock, after
-/// finishing or undoing any crashed run of the date, publishing its
-/// partitions only when it succeeds (and its rejected rows when the gate
-/// fails). The manifest is written when the run starts (status `running`)
-/// and again with its final status, whatever happens; on failure it is
-/// returned with the error.
+/// Runs the pipeline for its `as_of` date under the output's lock: first
+/// finishing or undoing any crashed run (of any date), then reading,
+/// checking and computing, then publishing what the outcome allows
+/// ([`publishable`]). The manifest is written when the run starts (status
+/// `running`) and again with its final status, whatever happens; on
+/// failure it is returned with the error.
 pub async fn run(
     pipeline: &Pipeline,
     storage: &Storage,
@@ -192,16 +134,21 @@ pub async fn run(
     }
     .under_lock(&mut manifest)
     .await;
-    manifest.finish(&outcome);
-    let written = manifest.write(&output).await;
+    // Refused the lock, or failed before the locked part wrote its status.
+    let written = if manifest.status == RunStatus::Running {
+        manifest.finish(&outcome, false);
+        manifest.write(&output).await.map(|_| ())
+    } else {
+        Ok(())
+    };
     let report = RunReport {
         run_id,
         output: output.to_string(),
-        manifest_path: written.as_ref().ok().map(|p| format!("{output}/{p}")),
+        manifest_path: Some(format!("{output}/{}", manifest.relative_path())),
         manifest,
     };
     match (outcome, written) {
-        (Ok(()), Ok(_)) => Ok(report),
+        (Ok(()), Ok(())) => Ok(report),
         (Ok(()), Err(error)) => Err(RunFailure {
             error,
             report: Some(report),
@@ -218,6 +165,21 @@ pub async fn run(
     }
 }
 
+/// What a run publishes: everything when it succeeded; when it failed
+/// before its commit point, only its rejected rows (SPEC §6), if it got as
+/// far as staging them.
+fn publishable(outcome: &Result<()>, staging: &Staging) -> Vec<&'static str> {
+    match outcome {
+        Ok(()) => sinks::tables::OUTPUTS
+            .iter()
+            .map(|(t, _)| *t)
+            .chain(["rejected"])
+            .collect(),
+        Err(_) if staging.holds("rejected") => vec!["rejected"],
+        Err(_) => Vec::new(),
+    }
+}
+
 struct Run<'a> {
     pipeline: &'a Pipeline,
     storage: &'a Storage,
@@ -228,48 +190,148 @@ struct Run<'a> {
 impl Run<'_> {
     async fn under_lock(&self, manifest: &mut Manifest) -> Result<()> {
         let as_of = self.pipeline.params.as_of.0.to_string();
-        let lock = lock::acquire(self.output, &as_of, self.run_id, LOCK_LEASE).await?;
-        let outcome = self.recover_then_run(manifest, &as_of).await;
-        let released = lock.release().await;
-        outcome.and(released)
-    }
-
-    async fn recover_then_run(&self, manifest: &mut Manifest, as_of: &str) -> Result<()> {
-        manifest.write(self.output).await?;
-        crash_point("manifest started");
-        for recovered in publish::recover(self.output, as_of).await? {
-            record_recovery(self.output, as_of, self.run_id, &recovered).await?;
-            manifest.recovered.push(recovered);
-        }
-        for run_id in runs_left_running(self.output, as_of, self.run_id).await? {
-            let recovered = Recovered {
-                run_id,
-                action: "nothing_published".to_owned(),
-                outputs_live: false,
-            };
-            record_recovery(self.output, as_of, self.run_id, &recovered).await?;
-            manifest.recovered.push(recovered);
-        }
-        let mut staging = Staging::new(self.output, as_of, self.run_id);
-        let outcome = self.stages(manifest, &mut staging).await;
-        if outcome.is_err() && staging.holds_uncommitted("rejected") {
-            // A failed run still publishes its rejected rows (SPEC §6).
-            match staging.publish(&["rejected"]).await {
-                Ok(written) => manifest.outputs.extend(written),
-                Err(e) => tracing::error!("could not publish the rejected rows: {e}"),
+        let (lock, replaced) = lock::acquire(self.output, self.run_id, &as_of, LOCK_LEASE).await?;
+        // A panic anywhere is a bug, but still a failed run: its manifest
+        // says so and its lock is released.
+        let outcome = AssertUnwindSafe(self.locked(manifest, &lock, replaced))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::internal(
+                    "the job panicked (a bug: please report it with the run manifest; the log says where)",
+                ))
+            });
+        if manifest.status == RunStatus::Running {
+            manifest.finish(&outcome, false);
+            if let Err(e) = manifest.write(self.output).await {
+                tracing::error!("could not write the run manifest: {e}");
             }
         }
-        manifest.finish(&outcome);
-        manifest.write(self.output).await?;
-        crash_point("manifest finished");
-        if outcome.is_ok() {
-            write_latest(self.output, as_of, self.run_id, "succeeded").await?;
-            crash_point("latest written");
+        if let Err(e) = lock.release().await {
+            tracing::warn!("could not release the lock (the next run takes it over): {e}");
         }
-        // Leftover staging is harmless: the next run of the date removes it
-        // (rolling the commit forward again first, which changes nothing).
-        if let Err(e) = staging.finish().await {
+        outcome
+    }
+
+    async fn locked(
+        &self,
+        manifest: &mut Manifest,
+        lock: &Lock,
+        replaced: Option<Holder>,
+    ) -> Result<()> {
+        manifest.write(self.output).await?;
+        crash_point("manifest started")?;
+        self.recover(manifest, replaced).await?;
+        scratch::sweep_dead_work_dirs(self.pipeline.temp_dir.as_deref());
+        let as_of = self.pipeline.params.as_of.0.to_string();
+        let mut staging = Staging::new(self.output, &as_of, self.run_id);
+        let outcome = self.stages(manifest, &mut staging).await;
+        self.publish(manifest, lock, staging, outcome).await
+    }
+
+    /// Finishes or undoes every crashed run first (SPEC's commit rule), and
+    /// gives the holder of a lock taken over, dead before it staged
+    /// anything, its final status.
+    async fn recover(&self, manifest: &mut Manifest, replaced: Option<Holder>) -> Result<()> {
+        let by = self.run_id;
+        let recovered = publish::recover(self.output, async |r: &Recovered| {
+            let recovery = serde_json::json!({ "by_run": by, "action": r.action });
+            manifest::mark_recovered(self.output, &r.as_of, &r.run_id, recovery, r.outputs_live)
+                .await
+        })
+        .await?;
+        manifest.recovered.extend(recovered);
+        if let Some(dead) = replaced.filter(|h| {
+            !h.as_of.is_empty() && !manifest.recovered.iter().any(|r| r.run_id == h.run_id)
+        }) {
+            let recovery = serde_json::json!({ "by_run": by, "action": "nothing_published" });
+            manifest::mark_recovered(self.output, &dead.as_of, &dead.run_id, recovery, false)
+                .await?;
+            manifest.recovered.push(Recovered {
+                run_id: dead.run_id,
+                as_of: dead.as_of,
+                action: "nothing_published".to_owned(),
+                outputs_live: false,
+            });
+        }
+        self.output.child("_runs").remove_hidden_temporaries()?;
+        crash_point("recovered")
+    }
+
+    /// The commit point and after: fenced by the lock, the staged
+    /// partitions the outcome allows are committed, published, recorded in
+    /// the manifest and `latest.json`, and the staging removed. A failure
+    /// after the commit point leaves the staging for the next run (exit 5,
+    /// status `committed`).
+    async fn publish(
+        &self,
+        manifest: &mut Manifest,
+        lock: &Lock,
+        staging: Staging,
+        outcome: Result<()>,
+    ) -> Result<()> {
+        let tables = publishable(&outcome, &staging);
+        let with_outputs = outcome.is_ok();
+        if tables.is_empty() {
+            staging.abandon().await?;
+            return outcome;
+        }
+        let plan = match staging.plan(&tables).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                staging.abandon().await?;
+                return Err(e);
+            }
+        };
+        if let Err(lost) = lock.ensure_held().await {
+            staging.abandon().await?;
+            return Err(lost);
+        }
+        manifest.left_alone = plan.left_alone.clone();
+        let committed = match staging.commit(plan).await {
+            Ok(committed) => committed,
+            Err(e) => return self.failed_after_commit(manifest, e, with_outputs).await,
+        };
+        match committed.publish().await {
+            Ok(written) => manifest.outputs.extend(written),
+            Err(e) => return self.failed_after_commit(manifest, e, with_outputs).await,
+        }
+        manifest.finish(&outcome, with_outputs);
+        manifest.write(self.output).await?;
+        crash_point("manifest finished")?;
+        if with_outputs {
+            let as_of = self.pipeline.params.as_of.0.to_string();
+            Latest::write(self.output, &as_of, self.run_id, RunStatus::Succeeded).await?;
+            crash_point("latest written")?;
+        }
+        // Leftover staging is harmless: the next run publishes it again
+        // (which changes nothing) and removes it.
+        if let Err(e) = committed.finish().await {
             tracing::warn!("could not remove the staging folder: {e}");
+        }
+        outcome
+    }
+
+    async fn failed_after_commit(
+        &self,
+        manifest: &mut Manifest,
+        error: Error,
+        with_outputs: bool,
+    ) -> Result<()> {
+        let error = match error {
+            Error::Storage { context, source } => Error::Storage {
+                context: format!(
+                    "{context} (after the commit point: the next run, for any date, finishes publishing run {})",
+                    self.run_id
+                ),
+                source,
+            },
+            other => other,
+        };
+        let outcome = Err(error);
+        manifest.finish(&outcome, with_outputs);
+        if let Err(e) = manifest.write(self.output).await {
+            tracing::error!("could not write the run manifest: {e}");
         }
         outcome
     }
@@ -301,12 +363,9 @@ impl Run<'_> {
         manifest.stage_done("rejected", started);
 
         let rejected_at = format!("{}/rejected/as_of={}", self.output, calendar.as_of);
-        if let Err(failed) = quality::gate(&counts, params.max_reject_ratio.value(), &rejected_at) {
-            manifest
-                .outputs
-                .extend(staging.publish(&["rejected"]).await?);
-            return Err(failed);
-        }
+        quality::gate(&counts, params.max_reject_ratio.value(), &rejected_at)?;
+        let previous = self.previous_run(calendar.as_of).await?;
+        quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.value())?;
 
         for step in transforms::run(&ctx, params, &calendar, work_dir.path()).await? {
             manifest.stage_took(&format!("model:{}", step.table), step.took);
@@ -316,14 +375,24 @@ impl Run<'_> {
         let started = Instant::now();
         sinks::tables::stage_outputs(&ctx, staging, &calendar).await?;
         manifest.stage_done("outputs", started);
-
-        let started = Instant::now();
-        let mut tables: Vec<&str> = sinks::tables::OUTPUTS.iter().map(|(t, _)| *t).collect();
-        tables.push("rejected");
-        manifest.outputs.extend(staging.publish(&tables).await?);
-        manifest.stage_done("publish", started);
         manifest.summary = Some(crate::summary::summarize(&ctx).await?);
+        // Counts and summary on record before the commit point: a run
+        // killed after it is still a previous run with known volumes.
+        manifest.write(self.output).await?;
         Ok(())
+    }
+
+    /// The accepted rows of the last successful run for an earlier date.
+    async fn previous_run(&self, as_of: chrono::NaiveDate) -> Result<Option<quality::Previous>> {
+        Ok(manifest::previous_counts(self.output, as_of)
+            .await?
+            .map(|(date, sources)| quality::Previous {
+                described: format!("the run for {date}"),
+                accepted: sources
+                    .into_iter()
+                    .map(|(s, c)| (s, c.rows_accepted))
+                    .collect(),
+            }))
     }
 
     fn calendar(&self, manifest: &mut Manifest) -> Calendar {
@@ -338,13 +407,8 @@ impl Run<'_> {
     }
 
     fn work_dir(&self) -> Result<tempfile::TempDir> {
-        let builder = tempfile::Builder::new().prefix("cvm-etl-").tempdir_in(
-            self.pipeline
-                .temp_dir
-                .clone()
-                .map_or_else(std::env::temp_dir, std::path::PathBuf::from),
-        );
-        builder.map_err(|e| Error::config(format!("cannot create a work folder: {e}")))
+        scratch::work_dir(self.pipeline.temp_dir.as_deref())
+            .map_err(|e| Error::config(format!("cannot create a work folder: {e}")))
     }
 
     async fn read_sources(
@@ -381,12 +445,14 @@ impl Run<'_> {
         Ok(reads)
     }
 
+    /// Stages the rejected rows of every source: all three, or none.
     async fn stage_rejected(
         &self,
         ctx: &SessionContext,
         calendar: &Calendar,
         staging: &mut Staging,
     ) -> Result<()> {
+        let mut parts = Vec::new();
         for source in SourceName::ALL {
             let df = quality::rejected_rows(ctx, source).await?;
             let partition = format!(
@@ -394,67 +460,8 @@ impl Run<'_> {
                 partition::segment("as_of", &calendar.as_of.to_string()),
                 partition::segment("source", source.name())
             );
-            staging.stage("rejected", &partition, df).await?;
+            parts.push(("rejected".to_owned(), partition, df));
         }
-        Ok(())
+        staging.stage_all(parts).await
     }
-}
-
-/// `_runs/as_of=D/latest.json`: the run whose outputs are live.
-async fn write_latest(output: &Location, as_of: &str, run_id: &str, status: &str) -> Result<()> {
-    let latest = serde_json::json!({
-        "run_id": run_id,
-        "status": status,
-        "manifest": format!("_runs/as_of={as_of}/{run_id}.json"),
-        "published_at": crate::manifest::timestamp(chrono::Utc::now()),
-    });
-    output
-        .write_json(&format!("_runs/as_of={as_of}/latest.json"), &latest)
-        .await
-}
-
-/// Gives a crashed run its final status in its own manifest: `interrupted`,
-/// with what recovery did; a rolled-forward run's outputs are live.
-async fn record_recovery(output: &Location, as_of: &str, by: &str, r: &Recovered) -> Result<()> {
-    let relative = format!("_runs/as_of={as_of}/{}.json", r.run_id);
-    let mut record = match output.read(&relative).await? {
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| serde_json::json!({ "run_id": r.run_id })),
-        None => serde_json::json!({ "run_id": r.run_id, "as_of": as_of }),
-    };
-    // A run killed after its final manifest keeps its status; only the
-    // cleanup was left to do.
-    if record["status"] != "succeeded" && record["status"] != "failed" {
-        record["status"] = "interrupted".into();
-    }
-    record["recovery"] = serde_json::json!({ "by_run": by, "action": r.action });
-    output.write_json(&relative, &record).await?;
-    if r.outputs_live {
-        write_latest(output, as_of, &r.run_id, "rolled_forward").await?;
-    }
-    Ok(())
-}
-
-/// Runs of the date whose manifest still says `running`: under the date's
-/// lock, none of them is alive.
-async fn runs_left_running(output: &Location, as_of: &str, us: &str) -> Result<Vec<String>> {
-    let dir = format!("_runs/as_of={as_of}");
-    let paths = output.child(&dir).list().await?;
-    let mut running = Vec::new();
-    for path in paths {
-        let Some(run_id) = path.filename().and_then(|f| f.strip_suffix(".json")) else {
-            continue;
-        };
-        if run_id == us || run_id == "latest" {
-            continue;
-        }
-        let Some(bytes) = output.read(&format!("{dir}/{run_id}.json")).await? else {
-            continue;
-        };
-        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        if record["status"] == "running" {
-            running.push(run_id.to_owned());
-        }
-    }
-    Ok(running)
 }

@@ -35,3 +35,48 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
     }
     builder.build()
 }
+
+/// The prefix of a run's work folder; the process id follows it, so that
+/// the folders of runs that died can be told from those of live ones.
+const WORK_PREFIX: &str = "cvm-etl-";
+
+/// A new work folder for a run's scratch files and spills, under `temp_dir`
+/// (default: the system's), removed when dropped.
+pub fn work_dir(temp_dir: Option<&str>) -> Result<tempfile::TempDir, std::io::Error> {
+    let parent = temp_dir.map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    tempfile::Builder::new()
+        .prefix(&format!("{WORK_PREFIX}{}-", std::process::id()))
+        .tempdir_in(parent)
+}
+
+/// Removes the work folders that runs killed on this machine left in
+/// `temp_dir`: a SIGKILL skips the removal on drop. Returns how many.
+pub fn sweep_dead_work_dirs(temp_dir: Option<&str>) -> usize {
+    let parent = temp_dir.map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return 0;
+    };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(WORK_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir
+            && !crate::lock::process_alive(pid)
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            tracing::info!(
+                "removed the work folder of a run that died: {}",
+                entry.path().display()
+            );
+            swept += 1;
+        }
+    }
+    swept
+}

@@ -77,6 +77,42 @@ impl Location {
             .map_err(|e| Error::storage(format!("listing {self}"), e))
     }
 
+    /// The names of the folders directly below this location.
+    pub async fn folders(&self) -> Result<Vec<String>> {
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .map_err(|e| Error::storage(format!("listing {self}"), e))?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect())
+    }
+
+    /// The folder on this machine's filesystem, when the store is one.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        if self.base.scheme() != "file" {
+            return None;
+        }
+        object_store::local::LocalFileSystem::new()
+            .path_to_filesystem(&self.prefix)
+            .ok()
+    }
+
+    /// Removes what object_store's listing of a filesystem hides: names
+    /// ending in `#<digits>`, the temporaries of an interrupted write or
+    /// copy, which Spark and pyarrow would read as data. Recursive; nothing
+    /// to do on object stores, whose writes are atomic.
+    pub fn remove_hidden_temporaries(&self) -> Result<usize> {
+        let Some(dir) = self.local_dir() else {
+            return Ok(0);
+        };
+        remove_temporaries_below(&dir)
+            .map_err(|e| Error::internal(format!("cleaning {}: {e}", dir.display())))
+    }
+
     /// Deletes the object at `path`; one already gone counts as deleted.
     pub async fn delete(&self, path: &Path) -> Result<()> {
         let what = format!("deleting {self}/{}", self.relative(path));
@@ -228,6 +264,35 @@ impl Storage {
         stores.insert(base.to_string(), Arc::clone(&store));
         Ok(store)
     }
+}
+
+/// Whether a file name is a filesystem store's temporary: `name#123`.
+pub fn is_hidden_temporary(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn remove_temporaries_below(dir: &std::path::Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            removed += remove_temporaries_below(&entry.path())?;
+        } else if is_hidden_temporary(&entry.file_name().to_string_lossy()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// A URL for a location; a plain path is a local folder.
@@ -408,6 +473,15 @@ mod tests {
         .await;
         assert!(done.is_err());
         assert_eq!(tries.into_inner(), 1);
+    }
+
+    #[test]
+    fn hidden_temporaries_are_names_ending_in_a_hash_and_digits() {
+        assert!(is_hidden_temporary("part-00000.parquet#0"));
+        assert!(is_hidden_temporary("_SUCCESS#12"));
+        assert!(!is_hidden_temporary("part-00000.parquet"));
+        assert!(!is_hidden_temporary("a#b"));
+        assert!(!is_hidden_temporary("a#"));
     }
 
     #[test]

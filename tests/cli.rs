@@ -167,3 +167,36 @@ fn unusable_flags_exit_2() {
     let o = cvm_etl(&["run", "pipelines/sample.yaml", "--as-of", "2026-13-01"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn parameters_outside_their_bounds_are_exit_2_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for set in [
+        "window_months=4000000",
+        "trend_months=0",
+        "max_reject_ratio=1e20",
+        "growth_threshold=1001",
+        "acquisition_cost=10000000000000000",
+        "max_volume_drop=2",
+        "max_record_bytes=100",
+        "dormant_months=1201",
+        "churn_reduction_scenarios=[0.01, 1.5]",
+    ] {
+        let o = cvm_etl(&[
+            "run",
+            "pipelines/sample.yaml",
+            "--output",
+            out.to_str().unwrap(),
+            "--set",
+            set,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("--set {set}")),
+            "{set}: {}",
+            stderr(&o)
+        );
+        assert!(!out.exists(), "{set}: no lock, no manifest");
+    }
+}

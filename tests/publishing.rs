@@ -134,11 +134,7 @@ fn every_partition_holds_one_data_file_and_a_success_marker_naming_the_run() {
         assert_eq!(success_run(out.path(), folder.to_str().unwrap()), run);
     }
     assert!(files(&out.path().join("_staging")).is_empty());
-    assert!(
-        !out.path()
-            .join(format!("_locks/as_of={AS_OF}.json"))
-            .exists()
-    );
+    assert!(!out.path().join("_locks/output.json").exists());
 }
 
 #[test]
@@ -202,7 +198,7 @@ fn a_failed_run_publishes_only_its_rejected_rows_and_leaves_the_outputs_as_they_
 #[test]
 fn a_second_run_for_the_same_date_exits_6_naming_the_holder() {
     let out = tempfile::tempdir().unwrap();
-    let lock = out.path().join(format!("_locks/as_of={AS_OF}.json"));
+    let lock = out.path().join("_locks/output.json");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let holder = serde_json::json!({
         "run_id": "20261101T000000Z-holder01", "host": "batch-7", "pid": 4242,
@@ -229,7 +225,7 @@ fn a_second_run_for_the_same_date_exits_6_naming_the_holder() {
 #[test]
 fn a_lock_whose_lease_ran_out_is_taken_over_and_released() {
     let out = tempfile::tempdir().unwrap();
-    let lock = out.path().join(format!("_locks/as_of={AS_OF}.json"));
+    let lock = out.path().join("_locks/output.json");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let holder = serde_json::json!({
         "run_id": "old", "host": "batch-7", "pid": 4242,
@@ -295,7 +291,7 @@ fn a_run_killed_at_any_point_is_finished_or_undone_by_the_next_run() {
         assert!(
             statuses
                 .iter()
-                .all(|s| s == "succeeded" || s == "interrupted"),
+                .all(|s| ["succeeded", "interrupted", "rolled_forward"].contains(&s.as_str())),
             "point {point}: {statuses:?}"
         );
     }
@@ -355,4 +351,101 @@ fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
         .join()
         .expect("the reader saw a half-written or doubled partition");
     assert!(looks > 0);
+}
+
+#[test]
+fn a_panic_becomes_exit_1_with_a_failed_manifest_and_the_lock_released() {
+    let out = tempfile::tempdir().unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    let good = latest_run(out.path());
+    // Point 20: while staging the model's outputs.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
+    cmd.args(["run", "pipelines/sample.yaml", "--output"])
+        .arg(out.path())
+        .env("CVM_ETL_PANIC_AT", "20");
+    let panicked = cmd.output().unwrap();
+    assert_eq!(panicked.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&panicked.stderr);
+    assert!(stderr.contains("internal error"), "{stderr}");
+    assert!(
+        !out.path().join("_locks/output.json").exists(),
+        "the lock is released"
+    );
+    let failed: Vec<serde_json::Value> = manifests(out.path())
+        .into_iter()
+        .filter(|m| m["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["exit_code"], 1);
+    assert_eq!(latest_run(out.path()), good);
+    // What it staged is rolled back by the next run.
+    ok(cvm_etl(out.path(), &[], None));
+    assert!(files(&out.path().join("_staging")).is_empty());
+}
+
+#[test]
+fn a_truncated_delivery_fails_the_volume_check_naming_both_counts() {
+    let input = tempfile::tempdir().unwrap();
+    copy_dir(Path::new("examples/sample"), input.path());
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+            .args(["run", "pipelines/sample.yaml", "--input"])
+            .arg(input.path())
+            .arg("--output")
+            .arg(out.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    ok(run(&["--as-of", "2026-09-30"]));
+    // October's run finds most of the year's billing gone.
+    for entry in std::fs::read_dir(input.path().join("billing")).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().contains("dt=2026-1") {
+            std::fs::remove_dir_all(path).unwrap();
+        }
+    }
+    let truncated = run(&[]);
+    assert_eq!(truncated.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&truncated.stderr);
+    let before = manifests_of(out.path(), "2026-09-30")[0]["sources"]["billing"]["rows_accepted"]
+        .as_u64()
+        .unwrap();
+    for part in [
+        "max_volume_drop",
+        "billing",
+        &before.to_string(),
+        "2026-09-30",
+    ] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    assert!(!out.path().join("customer_value/as_of=2026-10-31").exists());
+    ok(run(&["--set", "max_volume_drop=1"]));
+}
+
+fn manifests_of(root: &Path, as_of: &str) -> Vec<serde_json::Value> {
+    files(&root.join(format!("_runs/as_of={as_of}")))
+        .into_iter()
+        .filter(|f| f != "latest.json")
+        .map(|f| {
+            serde_json::from_str(
+                &std::fs::read_to_string(root.join(format!("_runs/as_of={as_of}/{f}"))).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }

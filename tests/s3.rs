@@ -43,6 +43,28 @@ fn start_moto() -> Option<Moto> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
+    moto_started(child, port)
+}
+
+/// moto serving one request at a time. Its threaded server checks a
+/// precondition (If-None-Match, If-Match) and writes the object in two
+/// steps, so two racing conditional writes can both pass; S3 itself checks
+/// and writes atomically, which one thread reproduces.
+fn start_moto_single_threaded() -> Option<Moto> {
+    let port = free_port();
+    let serve = "import sys\n\
+from werkzeug.serving import run_simple\n\
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+    let child = Command::new("python3")
+        .args(["-c", serve, &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    moto_started(child, port)
+}
+
+fn moto_started(child: std::io::Result<Child>, port: u16) -> Option<Moto> {
     let Ok(child) = child else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -211,7 +233,7 @@ async fn the_lock_is_a_conditional_create_on_s3() {
         "run_id": "20261101T000000Z-holder01", "host": "batch-7", "pid": 1,
         "started_at": "2026-11-01T00:00:00.000Z", "expires_at": "2999-01-01T00:00:00.000Z",
     });
-    let lock = Path::from("out/_locks/as_of=2026-10-31.json");
+    let lock = Path::from("out/_locks/output.json");
     s3.put(&lock, PutPayload::from(holder.to_string().into_bytes()))
         .await
         .unwrap();
@@ -227,25 +249,27 @@ async fn the_lock_is_a_conditional_create_on_s3() {
 }
 
 /// A TCP proxy in front of moto that misbehaves on a fixed schedule of new
-/// connections: a 503 SlowDown, a dropped connection, a slow start.
-/// Everything else is passed through untouched.
+/// connections: every fifth answers 503 SlowDown after reading the whole
+/// request, every fifth (shifted) starts slowly. Everything else is passed
+/// through untouched. Every fault is one the store client retries, so the
+/// run must succeed.
 fn flaky_proxy(upstream: u16) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for (n, client) in listener.incoming().enumerate() {
             let Ok(mut client) = client else { continue };
-            match n % 6 {
+            match n % 5 {
                 1 => {
-                    let mut head = [0u8; 1024];
-                    let _ = client.read(&mut head);
-                    let _ = client.write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                    std::thread::spawn(move || {
+                        read_request(&mut client);
+                        let _ = client.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    });
                 }
-                3 => drop(client),
                 n => {
-                    if n == 5 {
+                    if n == 3 {
                         std::thread::sleep(Duration::from_millis(200));
                     }
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -269,41 +293,194 @@ fn flaky_proxy(upstream: u16) -> u16 {
     port
 }
 
+/// Reads one HTTP request: its head, then Content-Length bytes of body.
+fn read_request(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let _ = std::io::copy(&mut stream.take(length as u64), &mut std::io::sink());
+}
+
+/// Every published Parquet object under `prefix`, by partition, as rows.
+async fn s3_contents(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in keys(store, prefix).await {
+        let relative = key.strip_prefix(&format!("{prefix}/")).unwrap().to_owned();
+        if relative.starts_with('_') || !relative.ends_with(".parquet") {
+            continue;
+        }
+        let rows = rows_of(store, &Path::from(key.as_str())).await;
+        out.insert(relative, rows);
+    }
+    out
+}
+
+fn pipeline_to(dir: &std::path::Path, endpoint: &str, output: &str) -> std::path::PathBuf {
+    let path = pipeline(dir, endpoint);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("output: s3://{BUCKET}/out"),
+        &format!("output: s3://{BUCKET}/{output}"),
+    );
+    let path = dir.join(format!("{output}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn transient_faults_end_in_a_correct_result_or_exit_5_with_nothing_published() {
+async fn transient_faults_are_retried_and_end_in_the_healthy_runs_outputs() {
     let Some(moto) = start_moto() else { return };
     let direct = format!("http://127.0.0.1:{}", moto.port);
     let s3 = store(&direct);
     upload_sample(&s3).await;
     let flaky = format!("http://127.0.0.1:{}", flaky_proxy(moto.port));
     let dir = tempfile::tempdir().unwrap();
-    let run = cvm_etl(&pipeline(dir.path(), &flaky));
+    let run = cvm_etl(&pipeline_to(dir.path(), &flaky, "out"));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    match run.status.code() {
-        Some(0) => {
-            let published = keys(&s3, "out/customer_value").await;
-            assert_eq!(published.len(), 8, "{published:?}");
-            let staging = keys(&s3, "out/_staging").await;
-            assert!(staging.is_empty(), "{staging:?}\n{stderr}");
-            // The same rows as a run on a healthy store.
-            let path = Path::from("out/retention_savings/as_of=2026-10-31/part-00000.parquet");
-            let faulty = rows_of(&s3, &path).await;
-            let healthy = cvm_etl(&pipeline(dir.path(), &direct));
-            assert!(healthy.status.success());
-            assert_eq!(faulty, rows_of(&s3, &path).await);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(keys(&s3, "out/_staging").await.is_empty(), "{stderr}");
+    let healthy = cvm_etl(&pipeline_to(dir.path(), &direct, "healthy"));
+    assert!(healthy.status.success());
+    let faulty = s3_contents(&s3, "out").await;
+    assert!(faulty.len() > 30, "{:?}", faulty.keys());
+    assert_eq!(faulty, s3_contents(&s3, "healthy").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_n_runs_racing_for_one_stale_lock_on_s3_exactly_one_wins() {
+    use cvm_etl::lock::{self, LOCK};
+    let Some(moto) = start_moto_single_threaded() else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let s3 = store(&endpoint);
+    let options = [
+        ("aws_endpoint", endpoint.as_str()),
+        ("aws_allow_http", "true"),
+        ("aws_region", "us-east-1"),
+        ("aws_access_key_id", "test"),
+        ("aws_secret_access_key", "test"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let storage = cvm_etl::storage::Storage::new(options.into_iter().collect());
+    let out = storage.location(&format!("s3://{BUCKET}/race")).unwrap();
+    for round in 0..10 {
+        let stale = serde_json::json!({
+            "run_id": "dead", "as_of": "2026-10-31", "host": "batch-7", "pid": 1,
+            "started_at": "2026-11-01T00:00:00.000Z", "expires_at": "2026-11-01T06:00:00.000Z",
+        });
+        s3.put(
+            &Path::from(format!("race/{LOCK}")),
+            PutPayload::from(stale.to_string().into_bytes()),
+        )
+        .await
+        .unwrap();
+        let racers = (0..6).map(|i| {
+            let out = out.clone();
+            tokio::spawn(async move {
+                lock::acquire(
+                    &out,
+                    &format!("racer-{i}"),
+                    "2026-10-31",
+                    Duration::from_secs(600),
+                )
+                .await
+            })
+        });
+        let mut winners = Vec::new();
+        for result in futures::future::join_all(racers).await {
+            match result.unwrap() {
+                Ok((held, _)) => winners.push(held),
+                Err(e) => assert_eq!(e.exit_code(), 6, "{e}"),
+            }
         }
-        Some(5) => {
-            assert!(
-                keys(&s3, "out/customer_value").await.is_empty(),
-                "exit 5 published nothing"
-            );
-            assert!(
-                stderr.contains("127.0.0.1"),
-                "the message names the URL: {stderr}"
+        assert_eq!(winners.len(), 1, "round {round}");
+        winners.pop().unwrap().release().await.unwrap();
+        assert!(keys(&s3, "race/_locks").await.is_empty(), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_after_the_commit_point_on_s3_is_finished_by_the_next_run() {
+    let Some(moto) = start_moto() else { return };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let s3 = store(&endpoint);
+    upload_sample(&s3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let healthy = pipeline_to(dir.path(), &endpoint, "healthy");
+    assert!(cvm_etl(&healthy).status.success());
+    let expected = s3_contents(&s3, "healthy").await;
+    // Points: the commit record written; a partition's copy published;
+    // the final manifest written.
+    for point in [37, 40, 104] {
+        let output = format!("out{point}");
+        let pipeline = pipeline_to(dir.path(), &endpoint, &output);
+        assert!(cvm_etl(&pipeline).status.success());
+        let failed = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+            .arg("run")
+            .arg(&pipeline)
+            .args(["--set", "acquisition_cost=600"])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("CVM_ETL_FAIL_AT", point.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(failed.status.code(), Some(5), "point {point}");
+        assert!(
+            !keys(&s3, &format!("{output}/_staging")).await.is_empty(),
+            "point {point}"
+        );
+        let next = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+            .arg("run")
+            .arg(&pipeline)
+            .args(["--as-of", "2026-09-30"])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .unwrap();
+        assert!(
+            next.status.success(),
+            "point {point}: {}",
+            String::from_utf8_lossy(&next.stderr)
+        );
+        assert!(
+            keys(&s3, &format!("{output}/_staging")).await.is_empty(),
+            "point {point}"
+        );
+        // The failed run was rolled forward in full: its savings are live.
+        let savings = rows_of(
+            &s3,
+            &Path::from(format!(
+                "{output}/retention_savings/as_of=2026-10-31/part-00000.parquet"
+            )),
+        )
+        .await;
+        assert_ne!(
+            savings, expected["retention_savings/as_of=2026-10-31/part-00000.parquet"],
+            "point {point}"
+        );
+        assert!(cvm_etl(&pipeline).status.success());
+        let live = s3_contents(&s3, &output).await;
+        for (partition, rows) in &expected {
+            assert_eq!(
+                live.get(partition),
+                Some(rows),
+                "point {point}: {partition}"
             );
         }
-        other => panic!("exit {other:?}: {stderr}"),
     }
 }
 

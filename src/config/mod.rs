@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use values::{
-    ByteSize, Date, Dec, Encoding, Factor, Months, PositiveMonths, ScoreWeights, Share, SourceName,
-    Tier, TierAction, TierPolicy,
+    Bounded, ByteSize, Date, Dec, Encoding, Factor, Growth, Money, MonthCount, Months,
+    PositiveMonths, Ratio, RecordBytes, ScoreWeights, Share, SourceName, Tier, TierAction,
+    TierPolicy,
 };
 
 use crate::error::{Error, Result};
@@ -51,20 +52,22 @@ pub struct PipelineFile {
     pub trend_months: Option<PositiveMonths>,
     pub new_customer_months: Option<Months>,
     pub dormant_months: Option<Months>,
-    pub growth_threshold: Option<Dec>,
-    pub decline_threshold: Option<Dec>,
-    pub alert_drop: Option<Dec>,
+    pub growth_threshold: Option<Growth>,
+    pub decline_threshold: Option<Ratio>,
+    pub alert_drop: Option<Ratio>,
     pub mvc_share: Option<Share>,
     pub mgc_share: Option<Share>,
     pub a_share: Option<Share>,
     pub b_share: Option<Share>,
     pub b_rising_share: Option<Share>,
     pub score_weights: Option<ScoreWeights>,
-    pub acquisition_cost: Option<Dec>,
-    pub churn_reduction_scenarios: Option<Vec<Dec>>,
-    pub monthly_discount_rate: Option<Dec>,
+    pub acquisition_cost: Option<Money>,
+    pub churn_reduction_scenarios: Option<Vec<Ratio>>,
+    pub monthly_discount_rate: Option<Ratio>,
     pub tier_policy: Option<TierPolicy>,
-    pub max_reject_ratio: Option<Dec>,
+    pub max_reject_ratio: Option<Ratio>,
+    pub max_volume_drop: Option<Ratio>,
+    pub max_record_bytes: Option<RecordBytes>,
     pub require_partition_for_as_of: Option<Vec<SourceName>>,
 }
 
@@ -110,6 +113,9 @@ pub struct Params {
     pub monthly_discount_rate: Dec,
     pub tier_policy: TierPolicy,
     pub max_reject_ratio: Dec,
+    /// 1 disables the volume check.
+    pub max_volume_drop: Dec,
+    pub max_record_bytes: u64,
     pub require_partition_for_as_of: Vec<SourceName>,
 }
 
@@ -256,6 +262,8 @@ fn apply_set(file: &mut PipelineFile, set: &str) -> Result<()> {
         monthly_discount_rate,
         tier_policy,
         max_reject_ratio,
+        max_volume_drop,
+        max_record_bytes,
         require_partition_for_as_of
     );
     Ok(())
@@ -347,9 +355,9 @@ fn resolve_params(file: &PipelineFile, overrides: &Overrides) -> Params {
         trend_months: f.trend_months.map_or(3, |m| m.0),
         new_customer_months: f.new_customer_months.map_or(3, |m| m.0),
         dormant_months: f.dormant_months.map_or(2, |m| m.0),
-        growth_threshold: f.growth_threshold.unwrap_or(dec(10, 2)),
-        decline_threshold: f.decline_threshold.unwrap_or(dec(20, 2)),
-        alert_drop: f.alert_drop.unwrap_or(dec(30, 2)),
+        growth_threshold: f.growth_threshold.map_or(dec(10, 2), |b| b.0),
+        decline_threshold: f.decline_threshold.map_or(dec(20, 2), |b| b.0),
+        alert_drop: f.alert_drop.map_or(dec(30, 2), |b| b.0),
         mvc_share: f.mvc_share.unwrap_or(share(5, 2)),
         mgc_share: f.mgc_share.unwrap_or(share(15, 2)),
         a_share: f.a_share.unwrap_or(share(20, 2)),
@@ -358,13 +366,16 @@ fn resolve_params(file: &PipelineFile, overrides: &Overrides) -> Params {
         score_weights: f
             .score_weights
             .unwrap_or_else(ScoreWeights::default_weights),
-        acquisition_cost: f.acquisition_cost.unwrap_or(dec(55900, 2)),
-        churn_reduction_scenarios: f
-            .churn_reduction_scenarios
-            .unwrap_or_else(|| vec![dec(5, 3), dec(1, 2), dec(2, 2)]),
-        monthly_discount_rate: f.monthly_discount_rate.unwrap_or(dec(1, 2)),
+        acquisition_cost: f.acquisition_cost.map_or(dec(55900, 2), |m| m.0),
+        churn_reduction_scenarios: f.churn_reduction_scenarios.map_or_else(
+            || vec![dec(5, 3), dec(1, 2), dec(2, 2)],
+            |s| s.into_iter().map(|r| r.0).collect(),
+        ),
+        monthly_discount_rate: f.monthly_discount_rate.map_or(dec(1, 2), |r| r.0),
         tier_policy: f.tier_policy.unwrap_or_else(TierPolicy::default_policy),
-        max_reject_ratio: f.max_reject_ratio.unwrap_or(dec(1, 2)),
+        max_reject_ratio: f.max_reject_ratio.map_or(dec(1, 2), |r| r.0),
+        max_volume_drop: f.max_volume_drop.map_or(dec(5, 1), |r| r.0),
+        max_record_bytes: f.max_record_bytes.unwrap_or(RecordBytes::DEFAULT).0,
         require_partition_for_as_of: f.require_partition_for_as_of.unwrap_or_default(),
     }
 }

@@ -152,40 +152,104 @@ impl<'de> Deserialize<'de> for Share {
     }
 }
 
-/// A count of months that must be at least one.
+/// An exact decimal within `LO..=HI` (SPEC's parameter bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct PositiveMonths(pub u32);
+pub struct Bounded<const LO: i64, const HI: i64>(pub Dec);
 
-impl PositiveMonths {
+/// A rate or threshold in 0..1: decline_threshold, alert_drop,
+/// max_reject_ratio, max_volume_drop, monthly_discount_rate, a scenario.
+pub type Ratio = Bounded<0, 1>;
+/// growth_threshold: 0..1000.
+pub type Growth = Bounded<0, 1000>;
+
+impl<const LO: i64, const HI: i64> Bounded<LO, HI> {
+    fn parse(text: &str) -> Result<Self, String> {
+        let d = Dec::parse(text)?;
+        if d.0 < Decimal::from(LO) || d.0 > Decimal::from(HI) {
+            return Err(format!("must be between {LO} and {HI}, got {text}"));
+        }
+        Ok(Bounded(d))
+    }
+}
+
+impl<'de, const LO: i64, const HI: i64> Deserialize<'de> for Bounded<LO, HI> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "a bounded decimal number", Bounded::parse)
+    }
+}
+
+/// An amount of money a parameter gives (acquisition_cost): at least 0,
+/// at most 16 digits before the point, like an input amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Money(pub Dec);
+
+impl Money {
+    fn parse(text: &str) -> Result<Self, String> {
+        let d = Dec::parse(text)?;
+        if d.0 < Decimal::ZERO || d.0.trunc() >= Decimal::from(10_000_000_000_000_000_i64) {
+            return Err(format!(
+                "must be at least 0 with at most 16 digits before the point, got {text}"
+            ));
+        }
+        Ok(Money(d))
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "an amount of money", Money::parse)
+    }
+}
+
+/// A whole number of months within `LO..=HI`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct MonthCount<const LO: u32, const HI: u32>(pub u32);
+
+/// window_months and trend_months: 1..120.
+pub type PositiveMonths = MonthCount<1, 120>;
+/// new_customer_months and dormant_months: 0..1200.
+pub type Months = MonthCount<0, 1200>;
+
+impl<const LO: u32, const HI: u32> MonthCount<LO, HI> {
     fn parse(text: &str) -> Result<Self, String> {
         match text.parse::<u32>() {
-            Ok(n) if n >= 1 => Ok(PositiveMonths(n)),
+            Ok(n) if (LO..=HI).contains(&n) => Ok(MonthCount(n)),
             _ => Err(format!(
-                "expected a whole number of months >= 1, got '{text}'"
+                "expected a whole number of months from {LO} to {HI}, got '{text}'"
             )),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for PositiveMonths {
+impl<'de, const LO: u32, const HI: u32> Deserialize<'de> for MonthCount<LO, HI> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_text(d, "a whole number of months >= 1", PositiveMonths::parse)
+        from_text(d, "a whole number of months", MonthCount::parse)
     }
 }
 
-/// A count of months that may be zero.
+/// max_record_bytes: a size from 1 KiB to 1 GiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct Months(pub u32);
+pub struct RecordBytes(pub u64);
 
-impl<'de> Deserialize<'de> for Months {
+impl RecordBytes {
+    pub const DEFAULT: RecordBytes = RecordBytes(1 << 20);
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let size = ByteSize::parse(text)?.0;
+        if !(1 << 10..=1 << 30).contains(&size) {
+            return Err(format!("must be between 1KiB and 1GiB, got '{text}'"));
+        }
+        Ok(RecordBytes(size))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_text(d, "a whole number of months", |t| {
-            t.parse::<u32>()
-                .map(Months)
-                .map_err(|_| format!("expected a whole number of months, got '{t}'"))
-        })
+        from_text(d, "a size from 1KiB to 1GiB", RecordBytes::parse)
     }
 }
 
@@ -266,7 +330,10 @@ impl<'de> Deserialize<'de> for ScoreWeights {
                 if map.is_empty() {
                     return Err("score_weights must name at least one factor".to_owned());
                 }
-                let sum: Decimal = map.values().map(|w| w.0).sum();
+                let sum = map
+                    .values()
+                    .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(w.0))
+                    .ok_or("score_weights are too large to add up")?;
                 if sum <= Decimal::ZERO {
                     return Err(format!("score_weights must sum to more than 0, got {sum}"));
                 }
@@ -336,10 +403,21 @@ impl<'de> Deserialize<'de> for TierPolicy {
         checked_map(
             d,
             "a policy per tier",
-            |map: &BTreeMap<Tier, TierAction>| match Tier::ALL.iter().find(|t| !map.contains_key(t))
-            {
-                Some(missing) => Err(format!("tier_policy is missing tier {}", missing.name())),
-                None => Ok(()),
+            |map: &BTreeMap<Tier, TierAction>| {
+                if let Some(missing) = Tier::ALL.iter().find(|t| !map.contains_key(t)) {
+                    return Err(format!("tier_policy is missing tier {}", missing.name()));
+                }
+                match map
+                    .iter()
+                    .find(|(_, a)| !(0..=1000).contains(&a.points_multiplier))
+                {
+                    Some((tier, a)) => Err(format!(
+                        "tier_policy.{}.points_multiplier must be between 0 and 1000, got {}",
+                        tier.name(),
+                        a.points_multiplier
+                    )),
+                    None => Ok(()),
+                }
             },
         )
         .map(TierPolicy)
@@ -452,6 +530,24 @@ mod tests {
         assert!(serde_yaml::from_str::<ScoreWeights>("{}").is_err());
         assert!(serde_yaml::from_str::<ScoreWeights>("{margin: 1}").is_err());
         assert!(serde_yaml::from_str::<ScoreWeights>("{profit: 0, revenue: 1}").is_ok());
+    }
+
+    #[test]
+    fn parameters_outside_their_bounds_are_refused() {
+        assert!(serde_yaml::from_str::<PositiveMonths>("4000000").is_err());
+        assert!(serde_yaml::from_str::<PositiveMonths>("120").is_ok());
+        assert!(serde_yaml::from_str::<Months>("1201").is_err());
+        assert!(serde_yaml::from_str::<Ratio>("1e20").is_err());
+        assert!(serde_yaml::from_str::<Growth>("1000").is_ok());
+        assert!(serde_yaml::from_str::<Growth>("1000.01").is_err());
+        assert!(serde_yaml::from_str::<Money>("9999999999999999.99").is_ok());
+        assert!(serde_yaml::from_str::<Money>("10000000000000000").is_err());
+        assert!(serde_yaml::from_str::<Money>("-1").is_err());
+        assert!(serde_yaml::from_str::<RecordBytes>("1023").is_err());
+        assert!(serde_yaml::from_str::<RecordBytes>("1GiB").is_ok());
+        assert!(serde_yaml::from_str::<RecordBytes>("2GiB").is_err());
+        let policy = "{MVC: {points_multiplier: 3000, action: a}, MGC: {points_multiplier: 1, action: a}, LVC: {points_multiplier: 1, action: a}, BZ: {points_multiplier: 0, action: a}}";
+        assert!(serde_yaml::from_str::<TierPolicy>(policy).is_err());
     }
 
     #[test]

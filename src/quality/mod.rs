@@ -49,7 +49,7 @@ fn quality_sql(source: SourceName) -> &'static str {
 }
 
 /// The counts of one source, as the manifest records them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct SourceCounts {
     pub rows_read: u64,
     pub rows_accepted: u64,
@@ -329,6 +329,53 @@ pub fn gate(
     }
 }
 
+/// The accepted rows of each source in an earlier run: where they come
+/// from (for the message) and how many.
+pub struct Previous {
+    /// e.g. `the run for 2026-09-30`.
+    pub described: String,
+    pub accepted: BTreeMap<String, u64>,
+}
+
+/// SPEC's volume rule: a source whose accepted rows are fewer than
+/// (1 − max_volume_drop) × those of the previous successful run fails the
+/// gate (exit 3), so that an empty or truncated delivery does not replace
+/// good outputs; max_volume_drop = 1, or no previous run, skips it. The
+/// comparison is exact: accepted × 10^s < (10^s − m) × previous for
+/// max_volume_drop = m / 10^s.
+pub fn volume_gate(
+    counts: &BTreeMap<SourceName, SourceCounts>,
+    previous: Option<&Previous>,
+    max_drop: Decimal,
+) -> Result<()> {
+    let Some(previous) = previous else {
+        return Ok(());
+    };
+    if max_drop >= Decimal::ONE {
+        return Ok(());
+    }
+    let (m, scale) = (max_drop.mantissa(), max_drop.scale());
+    let one = 10_i128.pow(scale);
+    let failed: Vec<String> = counts
+        .iter()
+        .filter_map(|(source, c)| {
+            let before = *previous.accepted.get(source.name())?;
+            let too_few = i128::from(c.rows_accepted) * one < (one - m) * i128::from(before);
+            too_few.then(|| {
+                format!(
+                    "volume check failed for {source}: {} rows accepted, fewer than (1 - max_volume_drop {max_drop}) x {before} accepted by {}; a missing or truncated delivery? If the drop is real, run with --set max_volume_drop=1",
+                    c.rows_accepted, previous.described
+                )
+            })
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::QualityGate(failed.join("\n")))
+    }
+}
+
 fn describe_failure(
     source: SourceName,
     c: &SourceCounts,
@@ -375,6 +422,34 @@ mod tests {
             Err(Error::QualityGate(_))
         ));
         assert!(gate(&counts(0, 0), ratio, "x").is_ok());
+    }
+
+    fn previous(billing: u64) -> Previous {
+        Previous {
+            described: "the run for 2026-09-30".to_owned(),
+            accepted: BTreeMap::from([("billing".to_owned(), billing)]),
+        }
+    }
+
+    #[test]
+    fn volume_fails_strictly_below_one_minus_the_drop_and_names_both_counts() {
+        let half = Decimal::new(5, 1);
+        assert!(volume_gate(&counts(50, 0), Some(&previous(100)), half).is_ok());
+        let Err(Error::QualityGate(message)) =
+            volume_gate(&counts(49, 0), Some(&previous(100)), half)
+        else {
+            panic!("49 of 100 passed the volume check");
+        };
+        for part in ["49", "100", "max_volume_drop", "2026-09-30", "billing"] {
+            assert!(message.contains(part), "{message}");
+        }
+    }
+
+    #[test]
+    fn volume_is_not_checked_without_a_previous_run_or_with_a_drop_of_one() {
+        assert!(volume_gate(&counts(0, 0), None, Decimal::new(5, 1)).is_ok());
+        assert!(volume_gate(&counts(0, 0), Some(&previous(100)), Decimal::ONE).is_ok());
+        assert!(volume_gate(&counts(0, 0), Some(&previous(0)), Decimal::ZERO).is_ok());
     }
 }
 

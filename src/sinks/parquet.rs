@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::storage::Location;
 
 /// A file written, for the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct WrittenFile {
     /// Relative to the output location.
     pub path: String,

@@ -1,13 +1,35 @@
-//! The publishing protocol (docs/publishing.md): stage every partition of a
-//! run under `_staging/as_of=D/<run_id>/`, write the commit record, then
-//! publish partition by partition. A crashed run is rolled forward (it had
-//! committed) or back (it had not) by the next run for the same date.
+//! The publishing protocol (docs/publishing.md). Each state is a type:
 //!
-//! Each partition holds exactly one data file under a fixed name,
-//! `part-00000.parquet`, replaced by one atomic copy (an S3 CopyObject, a
-//! rename on a filesystem), so that a reader who lists the partition sees the
-//! old file or the new one, never both; `_SUCCESS`, written last, names the
-//! run and the file.
+//! ```text
+//!  Staging ─stage_all─► Staging ─plan─► Plan ─commit─► Committed ─publish─► Committed ─finish─► (gone)
+//!     │                                        │                     │
+//!     └─ abandon: nothing to publish, or       │                     └─ failure: the staging and its
+//!        a failure before the commit point     │                        commit record stay (exit 5);
+//!                                              │                        the next run, for any date,
+//!  _staging/as_of=D/<run_id>/                  │                        publishes them first (recover)
+//!    <table>/<partition>/part-00000.parquet    │
+//!    _COMMIT.json  ◄── the commit point ───────┘
+//! ```
+//!
+//! - Stage: every partition of the run is written under its staging folder.
+//! - Commit: the partitions to publish are decided (a month partition that
+//!   a later date published stays that date's, SPEC's ownership rule) and
+//!   written to `_COMMIT.json`. Once the record may exist, the staging is
+//!   never deleted before it is published: a failure leaves it to the next
+//!   run.
+//! - Publish, per partition: the staged file is copied over the partition's
+//!   one data file `part-00000.parquet` (an atomic copy on object stores, a
+//!   hard link renamed into place on a filesystem), anything else in the
+//!   folder is deleted (hidden temporaries included), `_SUCCESS` is written
+//!   last naming the run and its as_of. Every step is idempotent.
+//! - Finish: the staged files are deleted, the commit record last, so that
+//!   a crash during cleanup leaves a commit record whose files are either
+//!   all there or all published.
+//!
+//! Forbidden interleavings, each tested: deleting a commit record before
+//! its staged files; deleting a committed staging before it is published;
+//! publishing a month over a later date's; two runs publishing at once (the
+//! caller holds the output's lock and fences the commit with it).
 
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
@@ -18,6 +40,7 @@ use super::WrittenPartition;
 use super::parquet::{WrittenFile, write_dataframe};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
+use crate::manifest::LeftAlone;
 use crate::storage::Location;
 use datafusion::dataframe::DataFrame;
 
@@ -27,6 +50,8 @@ pub const DATA_FILE: &str = "part-00000.parquet";
 pub const SUCCESS: &str = "_SUCCESS";
 /// Written last in a staging folder: the run may be published.
 const COMMIT: &str = "_COMMIT.json";
+/// Every staged run, by date.
+const STAGING: &str = "_staging";
 
 /// What a committed run publishes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +59,13 @@ pub struct Commit {
     pub run_id: String,
     pub as_of: String,
     pub partitions: Vec<StagedPartition>,
+}
+
+impl Commit {
+    /// Whether it publishes model outputs (not only rejected rows).
+    pub fn has_outputs(&self) -> bool {
+        self.partitions.iter().any(|p| p.table != "rejected")
+    }
 }
 
 /// One staged partition: `table/k=v/...`, and its rows.
@@ -48,21 +80,37 @@ impl StagedPartition {
     fn folder(&self) -> String {
         format!("{}/{}", self.table, self.partition)
     }
+
+    /// A partition of the date's own (`as_of=D/...`), which no other date
+    /// writes; the others (months) are shared between dates.
+    fn is_own(&self, as_of: &str) -> bool {
+        self.partition
+            .strip_prefix("as_of=")
+            .is_some_and(|rest| rest.split('/').next() == Some(as_of))
+    }
 }
 
-/// The staging folder of one run.
+/// `_SUCCESS`: which run's file is live in a partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Success {
+    pub run_id: String,
+    /// The date of the run; for a month partition, the date that owns it.
+    #[serde(default)]
+    pub as_of: String,
+    pub files: Vec<WrittenFile>,
+}
+
+/// `_staging/as_of=D/<run_id>`.
+fn staging_folder(as_of: &str, run_id: &str) -> String {
+    format!("{STAGING}/as_of={as_of}/{run_id}")
+}
+
+/// The staging folder of one run, before its commit point.
 pub struct Staging {
     output: Location,
     run_id: String,
     as_of: String,
-    folder: String,
     staged: Vec<StagedPartition>,
-    committed: bool,
-}
-
-/// `_staging/as_of=D/`: every staged run of one date.
-fn staging_root(as_of: &str) -> String {
-    format!("_staging/as_of={as_of}")
 }
 
 impl Staging {
@@ -71,28 +119,25 @@ impl Staging {
             output: output.clone(),
             run_id: run_id.to_owned(),
             as_of: as_of.to_owned(),
-            folder: format!("{}/{run_id}", staging_root(as_of)),
             staged: Vec::new(),
-            committed: false,
         }
     }
 
-    /// Whether partitions of `table` are staged and no commit was made yet.
-    pub fn holds_uncommitted(&self, table: &str) -> bool {
-        !self.committed && self.staged.iter().any(|p| p.table == table)
+    fn folder(&self) -> String {
+        staging_folder(&self.as_of, &self.run_id)
     }
 
-    /// Writes one partition's rows into the staging folder.
-    pub async fn stage(&mut self, table: &str, partition: &str, df: DataFrame) -> Result<()> {
-        self.stage_all(vec![(table.to_owned(), partition.to_owned(), df)])
-            .await
+    /// Whether every partition of `table` that was asked for is staged.
+    pub fn holds(&self, table: &str) -> bool {
+        self.staged.iter().any(|p| p.table == table)
     }
 
-    /// Writes partitions into the staging folder, a few at once: one
-    /// Parquet writer encodes and compresses on one core.
+    /// Writes partitions into the staging folder, a few at once (one
+    /// Parquet writer encodes and compresses on one core). They count as
+    /// staged only when all of them are.
     pub async fn stage_all(&mut self, parts: Vec<(String, String, DataFrame)>) -> Result<()> {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (output, folder) = (&self.output, &self.folder);
+        let (output, folder) = (&self.output, &self.folder());
         let mut written = futures::stream::iter(parts)
             .map(|(table, partition, df)| async move {
                 let relative = format!("{folder}/{table}/{partition}/{DATA_FILE}");
@@ -104,74 +149,168 @@ impl Staging {
                 })
             })
             .buffered(parallel);
-        while let Some(staged) = written.next().await {
-            let staged = staged?;
-            crash_point(&format!("staged {}/{}", staged.table, staged.partition));
-            self.staged.push(staged);
+        let mut staged = Vec::new();
+        while let Some(part) = written.next().await {
+            let part = part?;
+            crash_point(&format!("staged {}/{}", part.table, part.partition))?;
+            staged.push(part);
         }
+        self.staged.extend(staged);
         Ok(())
     }
 
-    /// Records the staged partitions whose table is in `tables` as the run's
-    /// commit, then publishes them. The staging folder stays until
-    /// [`Staging::finish`], so that a crash before then is rolled forward.
-    pub async fn publish(&mut self, tables: &[&str]) -> Result<Vec<WrittenPartition>> {
-        self.committed = true;
-        let commit = Commit {
-            run_id: self.run_id.clone(),
-            as_of: self.as_of.clone(),
-            partitions: self
-                .staged
-                .iter()
-                .filter(|p| tables.contains(&p.table.as_str()))
-                .cloned()
-                .collect(),
+    /// Decides which staged partitions of `tables` this run publishes: a
+    /// month partition a later date published is left alone (SPEC's
+    /// ownership rule). Nothing is written: a failure here is a failure
+    /// before the commit point.
+    pub async fn plan(&self, tables: &[&str]) -> Result<Plan> {
+        let mut plan = Plan::default();
+        for p in self
+            .staged
+            .iter()
+            .filter(|p| tables.contains(&p.table.as_str()))
+        {
+            match later_owner(&self.output, p, &self.as_of).await? {
+                Some(owner_as_of) => plan.left_alone.push(LeftAlone {
+                    table: p.table.clone(),
+                    partition: p.partition.clone(),
+                    owner_as_of,
+                }),
+                None => plan.partitions.push(p.clone()),
+            }
+        }
+        crash_point("committing")?;
+        Ok(plan)
+    }
+
+    /// The commit point: writes the plan's partitions to the commit record.
+    /// From the moment the record is sent, the staging is kept until it is
+    /// published, even when this fails: the answer may have been lost after
+    /// the record was written.
+    pub async fn commit(self, plan: Plan) -> Result<Committed> {
+        let committed = Committed {
+            output: self.output.clone(),
+            commit: Commit {
+                run_id: self.run_id.clone(),
+                as_of: self.as_of.clone(),
+                partitions: plan.partitions,
+            },
         };
-        self.output
-            .write_json(&format!("{}/{COMMIT}", self.folder), &commit)
-            .await?;
-        crash_point("committed");
-        publish_commit(&self.output, &commit).await
+        let relative = format!("{}/{COMMIT}", self.folder());
+        self.output.write_json(&relative, &committed.commit).await?;
+        crash_point("committed")?;
+        Ok(committed)
     }
 
-    /// Removes the staging folder: after a publish, once the run's manifest
-    /// is written; or to abandon a run that publishes nothing.
-    pub async fn finish(self) -> Result<()> {
-        self.output.child(&self.folder).remove_all().await?;
-        crash_point("staging removed");
-        Ok(())
+    /// Removes the staging of a run that publishes nothing.
+    pub async fn abandon(self) -> Result<()> {
+        remove_staged_run(&self.output, &self.folder()).await
     }
 }
 
-/// Publishes every partition of a commit; safe to repeat. Each storage
-/// operation of a publish is idempotent and is retried where it is made
-/// (`Location`), so a lost answer does not stop a committed run half-way.
-async fn publish_commit(output: &Location, commit: &Commit) -> Result<Vec<WrittenPartition>> {
-    let mut written = Vec::new();
-    for p in &commit.partitions {
-        written.push(publish_partition(output, commit, p).await?);
+/// What a run will commit, and the months it leaves to a later date.
+#[derive(Debug, Default)]
+pub struct Plan {
+    partitions: Vec<StagedPartition>,
+    pub left_alone: Vec<LeftAlone>,
+}
+
+/// The as_of of a later date that published this (shared) partition, if any.
+async fn later_owner(
+    output: &Location,
+    p: &StagedPartition,
+    as_of: &str,
+) -> Result<Option<String>> {
+    if p.is_own(as_of) {
+        return Ok(None);
     }
-    Ok(written)
+    let Some(bytes) = output.read(&format!("{}/{SUCCESS}", p.folder())).await? else {
+        return Ok(None);
+    };
+    // A marker we cannot read names no owner: the partition is replaced.
+    let owner =
+        serde_json::from_slice::<Success>(&bytes).map_or_else(|_| String::new(), |s| s.as_of);
+    Ok((owner.as_str() > as_of).then_some(owner))
+}
+
+/// A run past its commit point: its partitions are published, by it or by
+/// the next run.
+pub struct Committed {
+    output: Location,
+    commit: Commit,
+}
+
+impl Committed {
+    pub fn commit(&self) -> &Commit {
+        &self.commit
+    }
+
+    /// Publishes every partition of the commit; safe to repeat.
+    pub async fn publish(&self) -> Result<Vec<WrittenPartition>> {
+        let mut written = Vec::new();
+        for p in &self.commit.partitions {
+            if let Some(w) = publish_partition(&self.output, &self.commit, p).await? {
+                written.push(w);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Removes the staging folder, once the run's manifest says what is live.
+    pub async fn finish(self) -> Result<()> {
+        let folder = staging_folder(&self.commit.as_of, &self.commit.run_id);
+        remove_staged_run(&self.output, &folder).await
+    }
+}
+
+/// Deletes a staged run: its files first, its commit record last.
+async fn remove_staged_run(output: &Location, folder: &str) -> Result<()> {
+    let dir = output.child(folder);
+    let (commit, files): (Vec<Path>, Vec<Path>) = dir
+        .list()
+        .await?
+        .into_iter()
+        .partition(|p| p.filename() == Some(COMMIT));
+    for path in &files {
+        output.delete(path).await?;
+    }
+    dir.remove_hidden_temporaries()?;
+    crash_point("staged files removed")?;
+    for path in &commit {
+        output.delete(path).await?;
+    }
+    crash_point("staging removed")?;
+    Ok(())
 }
 
 /// Copy the staged file over the live one (atomic), drop anything else in
-/// the partition, then write `_SUCCESS`.
+/// the partition, then write `_SUCCESS`. A staged file that is gone was
+/// published before a crash (its `_SUCCESS` names the run): nothing to do.
 async fn publish_partition(
     output: &Location,
     commit: &Commit,
     p: &StagedPartition,
-) -> Result<WrittenPartition> {
+) -> Result<Option<WrittenPartition>> {
     let folder = p.folder();
     let staged = output.path_of(&format!(
-        "{}/{}/{folder}/{DATA_FILE}",
-        staging_root(&commit.as_of),
-        commit.run_id
+        "{}/{folder}/{DATA_FILE}",
+        staging_folder(&commit.as_of, &commit.run_id)
     ));
     let live = output.path_of(&format!("{folder}/{DATA_FILE}"));
-    if !already_live(output, &staged, &live).await? {
-        output.copy(&staged, &live).await?;
+    match live_state(output, &staged, &live).await? {
+        Live::Differs => output.copy(&staged, &live).await?,
+        Live::Same => {}
+        Live::StagedGone => {
+            if marked_by(output, &folder).await?.as_deref() != Some(&commit.run_id) {
+                tracing::warn!(
+                    "{output}/{folder}: the staged file of run {} is gone and it was never published there; left as it is",
+                    commit.run_id
+                );
+                return Ok(None);
+            }
+        }
     }
-    crash_point(&format!("published {folder}"));
+    crash_point(&format!("published {folder}"))?;
     let dir = output.child(&folder);
     for stray in dir.list().await? {
         let name = stray.filename().unwrap_or_default();
@@ -179,30 +318,50 @@ async fn publish_partition(
             output.delete(&stray).await?;
         }
     }
+    dir.remove_hidden_temporaries()?;
     let file = WrittenFile {
         path: format!("{folder}/{DATA_FILE}"),
         rows: p.rows,
     };
-    let marker =
-        serde_json::json!({ "run_id": commit.run_id, "as_of": commit.as_of, "files": [&file] });
+    let marker = Success {
+        run_id: commit.run_id.clone(),
+        as_of: commit.as_of.clone(),
+        files: vec![file.clone()],
+    };
     output
         .write_json(&format!("{folder}/{SUCCESS}"), &marker)
         .await?;
-    crash_point(&format!("marked {folder}"));
-    Ok(WrittenPartition {
+    crash_point(&format!("marked {folder}"))?;
+    Ok(Some(WrittenPartition {
         table: p.table.clone(),
         partition: p.partition.clone(),
         rows: p.rows,
         files: vec![file],
-    })
+    }))
 }
 
-/// Whether the live file already is the staged one (a roll-forward of a
-/// partition published before the crash). Copying it again would be
-/// harmless on object stores, but on a filesystem the copy is a hard link
-/// renamed over the live name, and POSIX `rename` between two links of one
-/// file does nothing, leaving the temporary link behind.
-async fn already_live(output: &Location, staged: &Path, live: &Path) -> Result<bool> {
+async fn marked_by(output: &Location, folder: &str) -> Result<Option<String>> {
+    Ok(output
+        .read(&format!("{folder}/{SUCCESS}"))
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<Success>(&bytes).ok())
+        .map(|s| s.run_id))
+}
+
+enum Live {
+    /// The live file is another (or none): copy.
+    Differs,
+    /// The live file already is the staged one (a roll-forward of a
+    /// partition published before the crash). On a filesystem the copy is
+    /// a hard link renamed over the live name, and POSIX `rename` between
+    /// two links of one file does nothing but leave the temporary behind,
+    /// so it is not copied again.
+    Same,
+    /// Nothing staged (any more).
+    StagedGone,
+}
+
+async fn live_state(output: &Location, staged: &Path, live: &Path) -> Result<Live> {
     let head = |path: &Path| {
         let path = path.clone();
         async move {
@@ -217,52 +376,74 @@ async fn already_live(output: &Location, staged: &Path, live: &Path) -> Result<b
         }
     };
     let (a, b) = (head(staged).await?, head(live).await?);
-    Ok(matches!((a, b), (Some((sa, Some(ea))), Some((sb, Some(eb)))) if sa == sb && ea == eb))
+    Ok(match (a, b) {
+        (None, _) => Live::StagedGone,
+        (Some((sa, Some(ea))), Some((sb, Some(eb)))) if sa == sb && ea == eb => Live::Same,
+        _ => Live::Differs,
+    })
 }
 
 /// What recovery did with a staged run it found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recovered {
     pub run_id: String,
-    /// `rolled_forward` (it had committed), `rolled_back`, or
-    /// `nothing_published` (it never staged anything).
+    pub as_of: String,
+    /// `rolled_forward` (it had committed) or `rolled_back` (it had not).
     pub action: String,
     /// Its model outputs are now live (it committed more than rejected rows).
     pub outputs_live: bool,
 }
 
-/// Finishes or undoes every run of `as_of` that left a staging folder
-/// behind. Runs under the date's lock, so no live run is touched.
-pub async fn recover(output: &Location, as_of: &str) -> Result<Vec<Recovered>> {
-    let root = output.child(&staging_root(as_of));
-    let mut runs: Vec<String> = root
+/// Finishes or undoes every run, of any date, that left a staging folder
+/// behind, oldest first: a committed run is published again, one that had
+/// not committed is dropped; `record` is told what was done before the
+/// staging is removed, so a crash in between only repeats the work. Runs
+/// under the output's lock, so no live run is touched, and before the new
+/// run stages anything, so a committed run is published before any later
+/// one.
+pub async fn recover(
+    output: &Location,
+    mut record: impl AsyncFnMut(&Recovered) -> Result<()>,
+) -> Result<Vec<Recovered>> {
+    let root = output.child(STAGING);
+    let mut runs: Vec<(String, String)> = root
         .list()
         .await?
         .iter()
-        .filter_map(|p| root.relative(p).split('/').next().map(str::to_owned))
+        .filter_map(|p| {
+            let relative = root.relative(p);
+            let mut parts = relative.split('/');
+            let as_of = parts.next()?.strip_prefix("as_of=")?.to_owned();
+            Some((parts.next()?.to_owned(), as_of))
+        })
         .collect();
     runs.sort();
     runs.dedup();
     let mut recovered = Vec::new();
-    for run_id in runs {
-        let folder = format!("{}/{run_id}", staging_root(as_of));
+    for (run_id, as_of) in runs {
+        let folder = staging_folder(&as_of, &run_id);
         let (action, outputs_live) = match read_commit(output, &folder).await? {
             Some(commit) => {
-                publish_commit(output, &commit).await?;
-                (
-                    "rolled_forward",
-                    commit.partitions.iter().any(|p| p.table != "rejected"),
-                )
+                let committed = Committed {
+                    output: output.clone(),
+                    commit,
+                };
+                committed.publish().await?;
+                ("rolled_forward", committed.commit.has_outputs())
             }
             None => ("rolled_back", false),
         };
-        output.child(&folder).remove_all().await?;
-        recovered.push(Recovered {
+        let done = Recovered {
             run_id,
+            as_of,
             action: action.to_owned(),
             outputs_live,
-        });
+        };
+        record(&done).await?;
+        remove_staged_run(output, &folder).await?;
+        recovered.push(done);
     }
+    root.remove_hidden_temporaries()?;
     Ok(recovered)
 }
 

@@ -38,7 +38,10 @@ async fn a_source_above_the_ratio_fails_with_exit_3_naming_source_and_reasons() 
     assert_eq!(f.rejected("billing").await.len(), 2);
     let report = failure.report.expect("a failed run still reports");
     assert_eq!(
-        (report.manifest.status.as_str(), report.manifest.exit_code),
+        (
+            report.manifest.status.to_string().as_str(),
+            report.manifest.exit_code
+        ),
         ("failed", 3)
     );
     let manifest = f.output().join(report.manifest.relative_path());

@@ -1,4 +1,6 @@
-//! Shared by the tests that drive the binary on the shipped sample.
+//! Shared by the tests that drive the binary on the shipped sample; each
+//! test file uses some of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -22,4 +24,129 @@ pub fn manifest_of(output: &Path) -> serde_json::Value {
         .find(|p| !p.ends_with("latest.json"))
         .unwrap();
     serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
+}
+
+/// `cvm-etl run pipelines/sample.yaml --output OUTPUT EXTRA...` with
+/// environment variables set (the crash and failure hooks).
+pub fn run_sample_with(output: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
+    cmd.args(["run", "pipelines/sample.yaml", "--output"])
+        .arg(output)
+        .args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// The output, after asserting the command succeeded.
+pub fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Every file under `root` as the filesystem lists it (hidden temporaries
+/// included), relative, `/`-separated, sorted.
+pub fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(root, root, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Data files and markers outside the bookkeeping folders.
+pub fn published(root: &Path) -> Vec<String> {
+    files(root)
+        .into_iter()
+        .filter(|f| {
+            !f.starts_with("_runs/") && !f.starts_with("_staging/") && !f.starts_with("_locks/")
+        })
+        .collect()
+}
+
+/// The partition folders that carry `_SUCCESS`.
+pub fn partitions(root: &Path) -> Vec<String> {
+    published(root)
+        .iter()
+        .filter_map(|f| f.strip_suffix("/_SUCCESS").map(str::to_owned))
+        .collect()
+}
+
+/// A partition's `_SUCCESS`: (run_id, as_of).
+pub fn marker(root: &Path, partition: &str) -> (String, String) {
+    let text = std::fs::read_to_string(root.join(partition).join("_SUCCESS")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (
+        m["run_id"].as_str().unwrap().to_owned(),
+        m["as_of"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A Parquet file's rows as sorted text lines.
+pub fn rows(file: &Path) -> Vec<String> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+        std::fs::File::open(file).unwrap(),
+        1024,
+    )
+    .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// Each published partition's rows, by partition folder.
+pub fn contents(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    partitions(root)
+        .into_iter()
+        .map(|p| {
+            let rows = rows(&root.join(&p).join("part-00000.parquet"));
+            (p, rows)
+        })
+        .collect()
+}
+
+/// The manifests of one date, by run id.
+pub fn manifests(
+    root: &Path,
+    as_of: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    files(&root.join(format!("_runs/as_of={as_of}")))
+        .into_iter()
+        .filter(|f| f.ends_with(".json") && f != "latest.json")
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(root.join(format!("_runs/as_of={as_of}/{f}"))).unwrap();
+            let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+            (m["run_id"].as_str().unwrap_or_default().to_owned(), m)
+        })
+        .collect()
+}
+
+/// The run `latest.json` of a date names.
+pub fn latest(root: &Path, as_of: &str) -> Option<String> {
+    let text =
+        std::fs::read_to_string(root.join(format!("_runs/as_of={as_of}/latest.json"))).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    Some(v["run_id"].as_str().unwrap().to_owned())
 }

@@ -1,0 +1,73 @@
+//! The DataFusion session of a run: exact decimal literals, the run's
+//! stores registered, and with a memory limit a fair spilling pool (which
+//! names its largest consumers when it runs out) spilling into the run's
+//! work folder.
+
+use std::sync::Arc;
+
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::Result;
+use crate::storage::Storage;
+
+/// Builds the session; `memory_limit` is the whole process's budget.
+pub fn session(
+    storage: &Storage,
+    memory_limit: Option<u64>,
+    spill_dir: &std::path::Path,
+) -> Result<SessionContext> {
+    let mut config = SessionConfig::new();
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
+    // Plain Utf8 strings: what our writers and readers (and other engines) expect.
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    // Filters are applied while decoding (late materialization): the output
+    // partitions each select one month or tier of a scratch table.
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    // The session writes only scratch tables, read back once or twice on
+    // this machine; the outputs have their own writer settings.
+    config.options_mut().execution.parquet.compression = Some("uncompressed".to_owned());
+    // A reader fetches a row group's columns whole: small row groups bound it.
+    config.options_mut().execution.parquet.max_row_group_size = 1 << 17;
+    // A join whose small side is the customers is built once and probed by
+    // every partition of billing, rather than both sides reshuffled by key.
+    config
+        .options_mut()
+        .optimizer
+        .hash_join_single_partition_threshold = 256 << 20;
+    config
+        .options_mut()
+        .optimizer
+        .hash_join_single_partition_threshold_rows = 8 << 20;
+    let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
+        DiskManagerBuilder::default()
+            .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
+    );
+    if let Some(limit) = memory_limit {
+        // Hash joins stay: their build sides are small by construction
+        // (customers, the calendar, doubled keys, rejected keys); what grows
+        // with billing is aggregation and sorting, and both spill. A
+        // sort-merge join would sort the whole of billing instead.
+        let fair = FairSpillPool::new(engine_pool(limit));
+        let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
+    }
+    let runtime = runtime.build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    storage.register_all(&ctx)?;
+    Ok(ctx)
+}
+
+/// The query engine's share of a memory limit. The limit is for the whole
+/// process: a quarter is left for what the engine's pool does not track
+/// (Parquet readers' and writers' buffers, the file readers of the sources
+/// stage, the allocator's slack).
+fn engine_pool(limit: u64) -> usize {
+    usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
+}
