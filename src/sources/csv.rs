@@ -1,12 +1,16 @@
 //! CSV files into records for a [`RecordSink`]: header matching, decoding,
 //! field counts, redaction of personal data in `raw`.
+//!
+//! A header line is the file's column names, or, in a file without one, a
+//! customers record: an error about a header that could not be parsed names
+//! the file and the line, never its text (SPEC §5 "personal data").
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::csv_split::{CsvSplitter, Record};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::RecordSink;
+use super::raw::{RecordSink, cut_raw};
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::{Error, Result};
@@ -40,12 +44,17 @@ pub struct CsvReader<'a> {
 }
 
 impl<'a> CsvReader<'a> {
-    pub fn new(columns: &'static [Column], encoding: Encoding, label: &'a str) -> Self {
+    pub fn new(
+        columns: &'static [Column],
+        encoding: Encoding,
+        label: &'a str,
+        max_record_bytes: usize,
+    ) -> Self {
         CsvReader {
             columns,
             encoding,
             label,
-            splitter: CsvSplitter::default(),
+            splitter: CsvSplitter::new(max_record_bytes),
             header: None,
             decoded: String::new(),
             ranges: Vec::new(),
@@ -75,6 +84,14 @@ impl<'a> CsvReader<'a> {
 
     fn on_record(&mut self, r: Record, sink: &mut impl RecordSink) -> Result<()> {
         let Some(header) = &self.header else {
+            if let Some(why) = r.broken {
+                // No record after it can be read safely; its text may be a
+                // customers record, so it is not quoted.
+                return Err(Error::config(format!(
+                    "{}: line {}: the header line cannot be read: {why}",
+                    self.label, r.line
+                )));
+            }
             self.header = Some(self.read_header(&r)?);
             return Ok(());
         };
@@ -103,10 +120,13 @@ impl<'a> CsvReader<'a> {
         }
     }
 
-    /// The raw text of a record that could not be split into fields.
+    /// The raw text of a record that could not be split into fields (of a
+    /// record cut at max_record_bytes, its first 1 KiB).
     fn unsplit_raw(&self, r: &Record, personal: bool) -> String {
         if personal {
             WITHHELD.to_owned()
+        } else if r.cut {
+            cut_raw(&decode_lossy(self.encoding, r.raw)).to_owned()
         } else {
             decode_lossy(self.encoding, r.raw).into_owned()
         }
@@ -155,15 +175,8 @@ impl<'a> CsvReader<'a> {
                     .to_lowercase()
             })
             .collect();
-        // Trailing commas of spreadsheet exports name no column: not doubles.
-        for (i, name) in names.iter().enumerate() {
-            if !name.is_empty() && names[..i].contains(name) {
-                return Err(Error::config(format!(
-                    "{}: line {}: the header names column '{name}' twice",
-                    self.label, r.line
-                )));
-            }
-        }
+        // Required columns first: a first line that names none is likely a
+        // record, not a header, and its text is not quoted in the error.
         let fields: Vec<Option<usize>> = self
             .columns
             .iter()
@@ -179,6 +192,15 @@ impl<'a> CsvReader<'a> {
                 "{}: missing required column '{}'",
                 self.label, c.0.name
             )));
+        }
+        // Trailing commas of spreadsheet exports name no column: not doubles.
+        for (i, name) in names.iter().enumerate() {
+            if !name.is_empty() && names[..i].contains(name) {
+                return Err(Error::config(format!(
+                    "{}: line {}: the header names column '{name}' twice",
+                    self.label, r.line
+                )));
+            }
         }
         let known: BTreeSet<&str> = self.columns.iter().map(|c| c.name).collect();
         self.extra_columns.extend(

@@ -4,6 +4,14 @@
 //! Works on bytes: `,`, `"`, `\r` and `\n` never occur inside a multi-byte
 //! character of UTF-8, GB18030 or GBK, so records split the same way in all
 //! three and each record is decoded afterwards.
+//!
+//! Outside quotes `\n`, `\r\n` and a lone `\r` (old spreadsheet exports) end
+//! a line; inside quotes they are data, and still count as physical lines.
+//! A record longer than `max_record_bytes` (SPEC §3) is cut: only its first
+//! bytes are kept and the splitter reads on to its end, so that a stray quote
+//! near the start of a large file costs no more memory than the limit.
+
+use super::raw::{KEPT_BYTES, TOO_LONG};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -17,8 +25,6 @@ enum State {
     Quoted,
     /// Just after a quote inside a quoted field: an escape or the closing quote.
     QuoteInQuoted,
-    /// A `\r` after a closing quote: only `\n` may follow.
-    CarriageAfterQuote,
 }
 
 /// One record, borrowed from the splitter until the callback returns.
@@ -35,6 +41,9 @@ pub struct Record<'a> {
     pub broken: Option<&'static str>,
     /// No field is quoted: every field is a slice of `raw`.
     unquoted: bool,
+    /// The record was longer than `max_record_bytes`: `raw` holds only its
+    /// first bytes, it has no fields, and `broken` says why.
+    pub cut: bool,
 }
 
 impl<'a> Record<'a> {
@@ -79,6 +88,11 @@ pub struct CsvSplitter {
     /// Bytes read so far that may still be a byte-order mark.
     bom_seen: usize,
     offset: usize,
+    /// The last byte read was a `\r`: a `\n` right after it is the same line end.
+    after_cr: bool,
+    max_record_bytes: usize,
+    /// The record being read is longer than `max_record_bytes`.
+    cut: bool,
 }
 
 impl Default for CsvSplitter {
@@ -97,11 +111,22 @@ impl Default for CsvSplitter {
             broken: None,
             bom_seen: 0,
             offset: 0,
+            after_cr: false,
+            max_record_bytes: usize::MAX,
+            cut: false,
         }
     }
 }
 
 impl CsvSplitter {
+    /// A splitter that cuts records longer than `max_record_bytes`.
+    pub fn new(max_record_bytes: usize) -> Self {
+        CsvSplitter {
+            max_record_bytes,
+            ..CsvSplitter::default()
+        }
+    }
+
     pub fn feed<E>(
         &mut self,
         chunk: &[u8],
@@ -109,9 +134,14 @@ impl CsvSplitter {
     ) -> Result<(), E> {
         let mut rest = chunk;
         while let Some((&byte, after)) = rest.split_first() {
-            if let Some(line) = self.simple_line(rest) {
+            if let Some(end) = self.simple_line(rest) {
+                let (line, line_end) = rest.split_at(end);
+                // `\r\n` is one line end; a `\r` that ends the chunk may be
+                // the first half of one, which `step` then skips.
+                let width = if line_end.starts_with(b"\r\n") { 2 } else { 1 };
+                self.after_cr = line_end == b"\r";
                 self.emit_simple(line, emit)?;
-                rest = &rest[line.len() + 1..];
+                rest = &line_end[width..];
                 continue;
             }
             rest = after;
@@ -123,27 +153,38 @@ impl CsvSplitter {
         Ok(())
     }
 
-    /// At the start of a record, the next whole line of `rest` when it has
-    /// no quote: then its fields are its comma-separated spans, read in
-    /// place, which is what the byte-by-byte machine would find.
-    fn simple_line<'c>(&self, rest: &'c [u8]) -> Option<&'c [u8]> {
-        if self.in_record || self.offset < BOM.len() {
+    /// At the start of a record, where the next whole line of `rest` ends
+    /// when it has no quote: then its fields are its comma-separated spans,
+    /// read in place, which is what the byte-by-byte machine would find.
+    fn simple_line(&self, rest: &[u8]) -> Option<usize> {
+        if self.in_record || self.offset < BOM.len() || self.after_cr {
             return None;
         }
-        let line = &rest[..memchr::memchr(b'\n', rest)?];
-        memchr::memchr(b'"', line).is_none().then_some(line)
+        let end = memchr::memchr2(b'\n', b'\r', rest)?;
+        memchr::memchr(b'"', &rest[..end]).is_none().then_some(end)
     }
 
     fn emit_simple<E>(
         &mut self,
-        line: &[u8],
+        raw: &[u8],
         emit: &mut impl FnMut(Record) -> Result<(), E>,
     ) -> Result<(), E> {
-        let raw = line.strip_suffix(b"\r").unwrap_or(line);
         let record_line = self.line;
         self.line += 1;
         if raw.is_empty() {
             return Ok(());
+        }
+        if raw.len() > self.max_record_bytes {
+            return emit(Record {
+                line: record_line,
+                raw: &raw[..raw.len().min(KEPT_BYTES)],
+                content: &[],
+                fields: &[],
+                spans: &[],
+                broken: Some(TOO_LONG),
+                unquoted: false,
+                cut: true,
+            });
         }
         let mut start = 0;
         for comma in memchr::memchr_iter(b',', raw) {
@@ -159,6 +200,7 @@ impl CsvSplitter {
             spans: &self.spans,
             broken: None,
             unquoted: true,
+            cut: false,
         });
         self.spans.clear();
         result
@@ -212,52 +254,42 @@ impl CsvSplitter {
         byte: u8,
         emit: &mut impl FnMut(Record) -> Result<(), E>,
     ) -> Result<(), E> {
+        let after_cr = std::mem::replace(&mut self.after_cr, byte == b'\r');
         if !self.in_record {
+            if byte == b'\n' && after_cr {
+                // The second half of the `\r\n` that ended the last line.
+                return Ok(());
+            }
             self.in_record = true;
             self.record_line = self.line;
         }
         match (self.state, byte) {
             (State::Quoted, b'"') => {
-                self.raw.push(byte);
+                self.push_raw(byte);
                 self.state = State::QuoteInQuoted;
             }
-            (State::Quoted, _) => self.push_content(byte),
+            (State::Quoted, _) => {
+                if byte == b'\r' || (byte == b'\n' && !after_cr) {
+                    self.line += 1;
+                }
+                self.push_content(byte);
+            }
             (State::FieldStart, b'"') => {
-                self.raw.push(byte);
+                self.push_raw(byte);
                 self.state = State::Quoted;
             }
             (State::QuoteInQuoted, b'"') => {
                 self.push_content(byte);
                 self.state = State::Quoted;
             }
-            (State::QuoteInQuoted, b'\r') => {
-                self.raw.push(byte);
-                self.state = State::CarriageAfterQuote;
-            }
-            (State::CarriageAfterQuote, b'\n') => {
-                self.raw.pop();
-                self.end_record(emit)?;
-            }
-            (State::CarriageAfterQuote, _) => {
-                self.broken = Some("text after a closing quote");
-                self.content.push(b'\r');
-                self.state = State::Unquoted;
-                return self.step(byte, emit);
-            }
             (_, b',') => {
                 self.end_field();
-                self.raw.push(byte);
+                self.push_raw(byte);
                 self.field_raw_start = self.raw.len();
                 self.field_content_start = self.content.len();
                 self.state = State::FieldStart;
             }
-            (_, b'\n') => {
-                if self.state == State::Unquoted && self.raw.last() == Some(&b'\r') {
-                    self.raw.pop();
-                    self.content.pop();
-                }
-                self.end_record(emit)?;
-            }
+            (_, b'\r' | b'\n') => self.end_record(emit)?,
             (State::QuoteInQuoted, _) => {
                 self.broken = Some("text after a closing quote");
                 self.state = State::Unquoted;
@@ -272,14 +304,38 @@ impl CsvSplitter {
     }
 
     fn push_content(&mut self, byte: u8) {
-        self.raw.push(byte);
+        if self.cut {
+            return;
+        }
         self.content.push(byte);
-        if byte == b'\n' {
-            self.line += 1;
+        self.push_raw(byte);
+    }
+
+    fn push_raw(&mut self, byte: u8) {
+        if self.cut {
+            return;
+        }
+        self.raw.push(byte);
+        if self.raw.len() > self.max_record_bytes {
+            self.cut_record();
         }
     }
 
+    /// The record is longer than `max_record_bytes`: keep its first bytes
+    /// for `raw` and nothing more; its fields no longer matter.
+    fn cut_record(&mut self) {
+        self.cut = true;
+        self.broken = Some(TOO_LONG);
+        self.raw.truncate(KEPT_BYTES);
+        self.content.clear();
+        self.fields.clear();
+        self.spans.clear();
+    }
+
     fn end_field(&mut self) {
+        if self.cut {
+            return;
+        }
         self.fields
             .push((self.field_content_start, self.content.len()));
         self.spans.push((self.field_raw_start, self.raw.len()));
@@ -299,9 +355,10 @@ impl CsvSplitter {
                 spans: &self.spans,
                 broken: self.broken,
                 unquoted: false,
+                cut: self.cut,
             })
         };
-        // Called at a line's `\n`, or at the end of the file where the count no longer matters.
+        // Called at a line end, or at the end of the file where the count no longer matters.
         self.line += 1;
         self.reset();
         result
@@ -317,6 +374,7 @@ impl CsvSplitter {
         self.field_raw_start = 0;
         self.field_content_start = 0;
         self.broken = None;
+        self.cut = false;
     }
 }
 
@@ -393,6 +451,47 @@ mod tests {
         assert_eq!(got[0].1, fields(&["a", "b"]));
         assert_eq!(got[1], (2, fields(&["c"]), None));
         assert_eq!(got[2], (3, fields(&["d", "e"]), None));
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line_outside_quotes_and_counts_as_one_inside() {
+        let input = b"a,b\r1,2\r\"x\ry\r\nz\",3\r\r\n4,5";
+        for chunk in [1, 2, 3, 1000] {
+            let got = split(input, chunk);
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0], (1, fields(&["a", "b"]), None));
+            assert_eq!(got[1], (2, fields(&["1", "2"]), None));
+            assert_eq!(got[2], (3, fields(&["x\ry\r\nz", "3"]), None));
+            assert_eq!(got[3], (7, fields(&["4", "5"]), None));
+        }
+    }
+
+    #[test]
+    fn a_record_longer_than_the_limit_is_cut_and_the_next_one_is_read() {
+        let long = "x".repeat(3000);
+        let input = format!("a\n{long}\n\"{long}\n{long}\"\nb\n\"{long}");
+        for chunk in [1, 7, 100_000] {
+            let mut out = Vec::new();
+            let mut splitter = CsvSplitter::new(2048);
+            let mut emit = |r: Record| -> Result<(), ()> {
+                out.push((r.line, r.raw.len(), r.cut, r.broken));
+                Ok(())
+            };
+            for part in input.as_bytes().chunks(chunk) {
+                splitter.feed(part, &mut emit).unwrap();
+            }
+            splitter.finish(&mut emit).unwrap();
+            assert_eq!(
+                out,
+                vec![
+                    (1, 1, false, None),
+                    (2, KEPT_BYTES, true, Some(TOO_LONG)),
+                    (3, KEPT_BYTES, true, Some(TOO_LONG)),
+                    (5, 1, false, None),
+                    (6, KEPT_BYTES, true, Some("quote never closed")),
+                ]
+            );
+        }
     }
 
     #[test]

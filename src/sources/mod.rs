@@ -42,6 +42,8 @@ pub struct SourceRead {
     /// Where the files are and how they are encoded (to read records again).
     pub origin: Location,
     pub settings: SourceSettings,
+    /// Records longer than this were malformed (and are, read again).
+    pub max_record_bytes: usize,
     /// The files read; a staged row's `_file_id` is its index here.
     pub files: Vec<InputFile>,
     pub rows_read: u64,
@@ -66,10 +68,12 @@ pub async fn read_source(
     let metas = listing::list(location).await?;
     let selection = listing::select(source, location, &metas, calendar);
     check_ready(source, location, &selection, calendar, params)?;
+    let max_record_bytes = usize::try_from(params.max_record_bytes).unwrap_or(usize::MAX);
     let mut read = SourceRead {
         source,
         origin: location.clone(),
         settings: settings.clone(),
+        max_record_bytes,
         files: Vec::new(),
         rows_read: 0,
         rejected_by_reason: BTreeMap::new(),
@@ -101,6 +105,7 @@ pub async fn read_source(
             location: location.clone(),
             file: file.clone(),
             settings: settings.clone(),
+            max_record_bytes,
             currency: params.currency.clone(),
             as_of: calendar.as_of,
             staged: read.staged.clone(),
@@ -173,9 +178,13 @@ fn check_ready(
         return Err(Error::NotReady(why));
     }
     let required = params.require_partition_for_as_of.contains(&source);
-    if required && !selection.partitions.contains(&calendar.as_of) {
+    // The partition counts once it holds a file the run reads: a folder with
+    // only an upload in progress (`part.csv.tmp`) or hidden names is not
+    // delivered yet.
+    let delivered = selection.files.iter().any(|f| f.dt == Some(calendar.as_of));
+    if required && !delivered {
         return Err(Error::NotReady(format!(
-            "{source} partition dt={} is missing under {location} (required by require_partition_for_as_of)",
+            "{source} partition dt={} is missing under {location}, or holds no file to read (required by require_partition_for_as_of)",
             calendar.as_of
         )));
     }
@@ -188,6 +197,7 @@ struct FileTask {
     location: Location,
     file: InputFile,
     settings: SourceSettings,
+    max_record_bytes: usize,
     currency: String,
     as_of: chrono::NaiveDate,
     staged: PathBuf,
@@ -216,6 +226,7 @@ impl FileTask {
             &self.location,
             &self.file,
             &self.settings,
+            self.max_record_bytes,
             self.source,
             &mut sink,
         )
@@ -233,11 +244,13 @@ struct FileFound {
     empty: bool,
 }
 
-/// Reads one file's records, handing them to `sink` one at a time.
+/// Reads one file's records, handing them to `sink` one at a time; a CSV
+/// record or NDJSON line longer than `max_record_bytes` is malformed.
 async fn read_records(
     location: &Location,
     file: &InputFile,
     settings: &SourceSettings,
+    max_record_bytes: usize,
     source: SourceName,
     sink: &mut impl RecordSink,
 ) -> Result<FileFound> {
@@ -261,7 +274,8 @@ async fn read_records(
             })
         }
         Format::Csv => {
-            let mut reader = csv::CsvReader::new(columns, settings.encoding, &label);
+            let mut reader =
+                csv::CsvReader::new(columns, settings.encoding, &label, max_record_bytes);
             stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
             reader.finish(sink)?;
             let empty = !reader.has_header();
@@ -272,7 +286,8 @@ async fn read_records(
             })
         }
         Format::Ndjson => {
-            let mut reader = ndjson::NdjsonReader::new(columns, settings.encoding, &label);
+            let mut reader =
+                ndjson::NdjsonReader::new(columns, settings.encoding, &label, max_record_bytes);
             stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
             reader.finish(sink)?;
             Ok(FileFound {

@@ -1,5 +1,8 @@
 //! NDJSON files (one JSON object a line) into records for a [`RecordSink`]. Numbers are
 //! taken by their source text (SPEC §2 "typed inputs"), never as floats.
+//! A line longer than `max_record_bytes` (SPEC §3) is malformed and only its
+//! first bytes are kept; a line that is not an object is malformed, and why
+//! is said without its text, which may be a customer's name or phone.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::csv::{REDACTED, WITHHELD};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::RecordSink;
+use super::raw::{KEPT_BYTES, RecordSink, TOO_LONG, cut_raw};
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::Result;
@@ -27,10 +30,19 @@ pub struct NdjsonReader {
     /// is a missing column (exit 2), as in a CSV header.
     named: BTreeSet<&'static str>,
     label: String,
+    max_record_bytes: usize,
+    /// The line being read is longer than `max_record_bytes`: `pending`
+    /// holds only its first bytes and the rest is skipped.
+    cut: bool,
 }
 
 impl NdjsonReader {
-    pub fn new(columns: &'static [Column], encoding: Encoding, label: &str) -> Self {
+    pub fn new(
+        columns: &'static [Column],
+        encoding: Encoding,
+        label: &str,
+        max_record_bytes: usize,
+    ) -> Self {
         NdjsonReader {
             columns,
             encoding,
@@ -42,18 +54,37 @@ impl NdjsonReader {
             records: 0,
             named: BTreeSet::new(),
             label: label.to_owned(),
+            max_record_bytes,
+            cut: false,
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8], sink: &mut impl RecordSink) -> Result<()> {
         let mut rest = chunk;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            self.pending.extend_from_slice(&rest[..pos]);
+        while let Some(pos) = memchr::memchr(b'\n', rest) {
+            self.keep(&rest[..pos]);
             rest = &rest[pos + 1..];
             self.end_line(sink)?;
         }
-        self.pending.extend_from_slice(rest);
+        self.keep(rest);
         Ok(())
+    }
+
+    /// Adds `bytes` to the line being read, up to the limit: past it the
+    /// line is cut, so a line without end costs no more memory than that.
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.cut {
+            return;
+        }
+        // One byte more than the limit, for the `\r` of a `\r\n`.
+        let most = self.max_record_bytes.saturating_add(1);
+        let room = most.saturating_add(1).saturating_sub(self.pending.len());
+        self.pending
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        if self.pending.len() > most {
+            self.cut = true;
+            self.pending.truncate(KEPT_BYTES);
+        }
     }
 
     pub fn finish(&mut self, sink: &mut impl RecordSink) -> Result<()> {
@@ -76,20 +107,34 @@ impl NdjsonReader {
     fn end_line(&mut self, sink: &mut impl RecordSink) -> Result<()> {
         self.line += 1;
         let mut bytes = std::mem::take(&mut self.pending);
-        if bytes.last() == Some(&b'\r') {
+        let cut = std::mem::take(&mut self.cut);
+        if !cut && bytes.last() == Some(&b'\r') {
             bytes.pop();
         }
         if self.line == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
             bytes.drain(..3);
         }
         let mut result = Ok(());
-        if !bytes.iter().all(u8::is_ascii_whitespace) {
+        if cut || bytes.len() > self.max_record_bytes {
+            self.records += 1;
+            result = self.too_long(&bytes, sink);
+        } else if !bytes.iter().all(u8::is_ascii_whitespace) {
             self.records += 1;
             result = self.read_record(&bytes, sink);
         }
         bytes.clear();
         self.pending = bytes;
         result
+    }
+
+    /// A line longer than `max_record_bytes`, of which `bytes` is the start.
+    fn too_long(&self, bytes: &[u8], sink: &mut impl RecordSink) -> Result<()> {
+        let raw = if self.columns.iter().any(|c| c.personal) {
+            WITHHELD.to_owned()
+        } else {
+            cut_raw(&decode_lossy(self.encoding, bytes)).to_owned()
+        };
+        sink.malformed(self.line, &raw, TOO_LONG)
     }
 
     fn read_record(&mut self, bytes: &[u8], sink: &mut impl RecordSink) -> Result<()> {
@@ -107,8 +152,7 @@ impl NdjsonReader {
             Ok(entries) => entries,
             Err(e) => {
                 let raw = if personal { WITHHELD } else { text.as_ref() };
-                let detail = format!("not a JSON object: {e}");
-                return sink.malformed(self.line, raw, &detail);
+                return sink.malformed(self.line, raw, &not_an_object(&text, &e));
             }
         };
         let columns = self.columns;
@@ -180,6 +224,23 @@ impl NdjsonReader {
         }
         Ok(Some((start, self.decoded.len())))
     }
+}
+
+/// Why a line is not a JSON object, without its text: serde_json's message
+/// for valid JSON of another type quotes the value (`invalid type: string
+/// "Ann"`); its messages for invalid JSON give only a position.
+fn not_an_object(text: &str, e: &serde_json::Error) -> String {
+    if e.classify() != serde_json::error::Category::Data {
+        return format!("not a JSON object: {e}");
+    }
+    let kind = match text.trim_start().as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    format!("not a JSON object but {kind}")
 }
 
 /// A key of a record, as written, and its value's JSON text.
@@ -285,7 +346,7 @@ mod tests {
 
     fn read(source: SourceName, text: &str) -> Vec<Read> {
         let columns = spec::columns(source);
-        let mut reader = NdjsonReader::new(columns, Encoding::Utf8, "t.ndjson");
+        let mut reader = NdjsonReader::new(columns, Encoding::Utf8, "t.ndjson", 1 << 20);
         let mut sink = Collect::new(columns.len(), |_| true);
         reader.feed(text.as_bytes(), &mut sink).unwrap();
         reader.finish(&mut sink).unwrap();
@@ -340,6 +401,45 @@ mod tests {
             "{}",
             details[2]
         );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_cut_and_the_next_one_is_read() {
+        let columns = spec::columns(SourceName::Costs);
+        let long = format!("{{\"cost_id\":\"{}\"}}", "x".repeat(3000));
+        let text = format!("{long}\r\n{COST}\n");
+        for chunk in [1, 100, text.len()] {
+            let mut reader = NdjsonReader::new(columns, Encoding::Utf8, "t.ndjson", 2048);
+            let mut sink = Collect::new(columns.len(), |_| true);
+            for part in text.as_bytes().chunks(chunk) {
+                reader.feed(part, &mut sink).unwrap();
+            }
+            reader.finish(&mut sink).unwrap();
+            assert_eq!(sink.records.len(), 2);
+            assert_eq!(sink.records[0].raw, long[..1024]);
+            assert_eq!(sink.records[0].malformed.as_deref(), Some(TOO_LONG));
+            assert_eq!(
+                (sink.records[1].line, &sink.records[1].malformed),
+                (2, &None)
+            );
+        }
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_is_malformed_without_its_text() {
+        let named = r#"{"customer_id":"C1","signup_date":"2025-01-01"}"#;
+        let text = format!("{named}\n\"Ann 555\"\n555\n[\"Ann\"]\ntrue\nnull\n");
+        let rows = read(SourceName::Customers, &text);
+        assert_eq!(rows.len(), 6);
+        for (_, raw, malformed) in rows.into_iter().skip(1) {
+            let detail = malformed.unwrap();
+            assert_eq!(raw, WITHHELD);
+            assert!(detail.starts_with("not a JSON object but "), "{detail}");
+            assert!(
+                !detail.contains("Ann") && !detail.contains("555"),
+                "{detail}"
+            );
+        }
     }
 
     #[test]

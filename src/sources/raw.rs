@@ -17,6 +17,27 @@ pub const BATCH_ROWS: usize = 8192;
 /// record's fields are held on the stack; checked at compile time in `spec`.
 pub const MAX_COLUMNS: usize = 16;
 
+/// What `rejected.raw` shows of a record longer than `max_record_bytes`
+/// (SPEC §3): its first 1 KiB, cut between characters.
+pub const RAW_KEPT: usize = 1024;
+
+/// The bytes a reader keeps of such a record, a few more than shown, so that
+/// a character the byte limit cuts in two is dropped whole by [`cut_raw`]
+/// rather than shown as U+FFFD.
+pub const KEPT_BYTES: usize = RAW_KEPT + 4;
+
+/// Why such a record is malformed.
+pub const TOO_LONG: &str = "record longer than max_record_bytes";
+
+/// The first [`RAW_KEPT`] bytes of `text`, cut between characters.
+pub fn cut_raw(text: &str) -> &str {
+    let mut end = text.len().min(RAW_KEPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Where a reader puts the records it reads.
 pub trait RecordSink {
     /// A record split into fields: `field(i)` is source column i's text

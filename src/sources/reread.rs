@@ -28,7 +28,15 @@ pub async fn raw_records(
     unchanged(read, file).await?;
     let columns = spec::columns(read.source).len();
     let mut sink = Collect::new(columns, |line| lines.contains(&line));
-    read_records(&read.origin, file, &read.settings, read.source, &mut sink).await?;
+    read_records(
+        &read.origin,
+        file,
+        &read.settings,
+        read.max_record_bytes,
+        read.source,
+        &mut sink,
+    )
+    .await?;
     if sink.records.len() != lines.len() {
         return Err(changed(read, file));
     }
@@ -102,6 +110,7 @@ mod tests {
                 path: location.to_string(),
                 encoding: Default::default(),
             },
+            max_record_bytes: 1 << 20,
             files: vec![InputFile {
                 path,
                 relative: "b.csv".into(),

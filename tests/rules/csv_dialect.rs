@@ -115,3 +115,43 @@ async fn gb18030_customers_are_decoded() {
         vec![strings(&["北京"])]
     );
 }
+
+#[tokio::test]
+async fn a_lone_cr_ends_a_line_outside_quotes_and_is_data_inside() {
+    let f = Fixture::with_customers();
+    let text = format!(
+        "{}I1,1,C1,2026-01-15,voice,1.00,CNY\rI2,1,C1,2026-01-15,\"a\rb\",2.00,CNY\rI3,1,C1,2026-01-15,voice,x,CNY\r",
+        BILLING_HEADER.replace('\n', "\r")
+    );
+    f.write("billing/b.csv", text);
+    let report = f.run_ok().await;
+    assert_eq!(report.manifest.sources["billing"].rows_read, 3);
+    // I2 starts on line 3 and ends on line 4: its quoted `\r` is data, and a line end.
+    assert_eq!(f.reasons("billing").await, vec![("bad_number".into(), 5)]);
+    let a = f.accepted().await;
+    let rows = query(
+        &a,
+        "SELECT invoice_id, service FROM billing ORDER BY invoice_id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![strings(&["I1", "voice"]), strings(&["I2", "a\rb"])]
+    );
+}
+
+#[tokio::test]
+async fn a_header_line_with_broken_quoting_is_a_configuration_error_naming_the_file() {
+    let f = Fixture::with_customers();
+    f.write(
+        "billing/b.csv",
+        "invoice_id,\"line_no,customer_id,invoice_date,amount,currency\nI1,1,C1,2026-01-15,1.00,CNY\n",
+    );
+    let failure = f.run().await.unwrap_err();
+    assert_eq!(failure.error.exit_code(), 2);
+    let message = failure.error.to_string();
+    assert!(
+        message.contains("billing/b.csv") && message.contains("line 1"),
+        "{message}"
+    );
+}

@@ -157,6 +157,19 @@ async fn a_required_partition_for_as_of_that_is_missing_means_not_ready() {
 }
 
 #[tokio::test]
+async fn a_required_partition_holding_no_readable_file_means_not_ready() {
+    let f = Fixture::with_customers().set("require_partition_for_as_of: [billing]");
+    f.write("billing/dt=2026-03-30/b.csv", BILLING_HEADER);
+    // An upload in progress and hidden names are not a delivery.
+    f.write("billing/dt=2026-03-31/part.csv.tmp", BILLING_HEADER);
+    f.write("billing/dt=2026-03-31/_SUCCESS", "");
+    f.write("billing/dt=2026-03-31/.part.csv.crc", "");
+    assert_eq!(f.run().await.unwrap_err().error.exit_code(), 4);
+    f.write("billing/dt=2026-03-31/part.csv", BILLING_HEADER);
+    f.run_ok().await;
+}
+
+#[tokio::test]
 async fn the_manifest_lists_every_input_file_read() {
     let f = Fixture::with_customers();
     f.write(
