@@ -413,8 +413,26 @@ async fn of_n_runs_racing_for_one_stale_lock_on_s3_exactly_one_wins() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failure_after_the_commit_point_on_s3_is_finished_by_the_next_run() {
+/// `cvm-etl run PIPELINE EXTRA...` with environment variables set.
+fn cvm_etl_with(pipeline: &std::path::Path, extra: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
+    cmd.arg("run")
+        .arg(pipeline)
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// SPEC's commit rule on S3: a run with other parameters fails or is
+/// killed at a step of the protocol; a run for another date then finishes
+/// it (it had committed: its savings are live) or undoes it (it had not:
+/// the good run's are), and a rerun gives a healthy run's outputs.
+async fn interrupted_on_s3(hook: &str) {
     let Some(moto) = start_moto() else { return };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let s3 = store(&endpoint);
@@ -423,54 +441,42 @@ async fn a_failure_after_the_commit_point_on_s3_is_finished_by_the_next_run() {
     let healthy = pipeline_to(dir.path(), &endpoint, "healthy");
     assert!(cvm_etl(&healthy).status.success());
     let expected = s3_contents(&s3, "healthy").await;
-    // Points: the commit record written; a partition's copy published;
-    // the final manifest written.
-    for point in [37, 40, 104] {
-        let output = format!("out{point}");
+    let savings_key = "retention_savings/as_of=2026-10-31/part-00000.parquet";
+    // Points (see tests/commit.rs): recovery, staging, the plan, the commit
+    // record, a partition's copy, latest.json, cleanup.
+    for (point, committed) in [
+        (2, false),
+        (6, false),
+        (36, false),
+        (37, true),
+        (40, true),
+        (105, true),
+        (106, true),
+    ] {
+        let output = format!("{}{point}", hook.to_ascii_lowercase());
         let pipeline = pipeline_to(dir.path(), &endpoint, &output);
         assert!(cvm_etl(&pipeline).status.success());
-        let failed = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
-            .arg("run")
-            .arg(&pipeline)
-            .args(["--set", "acquisition_cost=600"])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("CVM_ETL_FAIL_AT", point.to_string())
-            .output()
-            .unwrap();
-        assert_eq!(failed.status.code(), Some(5), "point {point}");
-        assert!(
-            !keys(&s3, &format!("{output}/_staging")).await.is_empty(),
-            "point {point}"
+        let broken = cvm_etl_with(
+            &pipeline,
+            &["--set", "acquisition_cost=600"],
+            &[(hook, point.to_string())],
         );
-        let next = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
-            .arg("run")
-            .arg(&pipeline)
-            .args(["--as-of", "2026-09-30"])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .output()
-            .unwrap();
-        assert!(
-            next.status.success(),
-            "point {point}: {}",
-            String::from_utf8_lossy(&next.stderr)
-        );
-        assert!(
-            keys(&s3, &format!("{output}/_staging")).await.is_empty(),
-            "point {point}"
-        );
-        // The failed run was rolled forward in full: its savings are live.
-        let savings = rows_of(
-            &s3,
-            &Path::from(format!(
-                "{output}/retention_savings/as_of=2026-10-31/part-00000.parquet"
-            )),
-        )
-        .await;
-        assert_ne!(
-            savings, expected["retention_savings/as_of=2026-10-31/part-00000.parquet"],
-            "point {point}"
+        let code = broken.status.code();
+        match hook {
+            "CVM_ETL_CRASH_AT" => assert_eq!(code, None, "point {point}"),
+            _ if point == 106 => assert_eq!(code, Some(0), "point {point}"),
+            _ => assert_eq!(code, Some(5), "point {point}"),
+        }
+        let next = cvm_etl_with(&pipeline, &["--as-of", "2026-09-30"], &[]);
+        let stderr = String::from_utf8_lossy(&next.stderr);
+        assert!(next.status.success(), "point {point}: {stderr}");
+        let staging = keys(&s3, &format!("{output}/_staging")).await;
+        assert!(staging.is_empty(), "point {point}: {staging:?}");
+        let savings = rows_of(&s3, &Path::from(format!("{output}/{savings_key}"))).await;
+        assert_eq!(
+            savings != expected[savings_key],
+            committed,
+            "point {point}: rolled forward if and only if it had committed"
         );
         assert!(cvm_etl(&pipeline).status.success());
         let live = s3_contents(&s3, &output).await;
@@ -482,6 +488,16 @@ async fn a_failure_after_the_commit_point_on_s3_is_finished_by_the_next_run() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_at_a_step_on_s3_is_finished_or_undone_by_the_next_run() {
+    interrupted_on_s3("CVM_ETL_FAIL_AT").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_at_a_step_on_s3_is_finished_or_undone_by_the_next_run() {
+    interrupted_on_s3("CVM_ETL_CRASH_AT").await;
 }
 
 /// A Parquet object's rows as sorted text lines.
