@@ -111,6 +111,9 @@ struct Shared {
     output: Location,
     lease: Duration,
     state: Mutex<Held>,
+    /// Tells the renewal to stop between two renewals, never during one
+    /// (a write cut short on a filesystem could land after the release).
+    stop: tokio::sync::Notify,
 }
 
 /// What the holder last wrote, or that the lock is lost.
@@ -141,6 +144,7 @@ pub async fn acquire(
             holder: ours,
             version,
         }),
+        stop: tokio::sync::Notify::new(),
     });
     let renewing = tokio::spawn(renew_until_lost(Arc::clone(&shared)));
     Ok((Lock { shared, renewing }, replaced))
@@ -318,7 +322,10 @@ fn taken_first(output: &Location) -> Error {
 /// Renews the lease every fifth of it, until the lock is released or lost.
 async fn renew_until_lost(shared: Arc<Shared>) {
     loop {
-        tokio::time::sleep(shared.lease / 5).await;
+        tokio::select! {
+            () = tokio::time::sleep(shared.lease / 5) => {}
+            () = shared.stop.notified() => return,
+        }
         if let Err(lost) = shared.renew().await {
             tracing::error!("{lost}");
             shared.set(Held::Lost(lost.to_string()));
@@ -414,7 +421,7 @@ impl Lock {
     /// Stops renewing and deletes the lock if it is still ours; a lock
     /// another run took over is left to it.
     pub async fn release(self) -> Result<()> {
-        self.renewing.abort();
+        self.shared.stop.notify_one();
         let _ = self.renewing.await;
         let Held::Ours { version, .. } = self.shared.get() else {
             return Ok(());

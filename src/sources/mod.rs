@@ -6,6 +6,8 @@
 mod csv;
 mod csv_split;
 mod decode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod listing;
 mod ndjson;
 mod object_reader;
