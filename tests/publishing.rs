@@ -1,115 +1,33 @@
 //! SPEC §5-§6 publishing rules and docs/publishing.md, on the shipped
 //! sample, through the real binary: reruns, failed runs, locks, crashes.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use datafusion::prelude::*;
+mod support;
+
+use support::{contents, files, latest, marker, ok, published, run_sample_with};
 
 const AS_OF: &str = "2026-10-31";
 
 fn cvm_etl(output: &Path, extra: &[&str], crash_at: Option<u32>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
-    cmd.args(["run", "pipelines/sample.yaml", "--output"])
-        .arg(output)
-        .args(extra);
-    if let Some(n) = crash_at {
-        cmd.env("CVM_ETL_CRASH_AT", n.to_string());
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-/// Every file under `root`, relative, `/`-separated, sorted.
-fn files(root: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else {
-                out.push(
-                    path.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if root.exists() {
-        walk(root, root, &mut out);
-    }
-    out.sort();
-    out
-}
-
-/// Data files and markers outside the bookkeeping folders.
-fn published(root: &Path) -> Vec<String> {
-    files(root)
+    let env: Vec<(&str, String)> = crash_at
+        .map(|n| ("CVM_ETL_CRASH_AT", n.to_string()))
         .into_iter()
-        .filter(|f| !f.starts_with("_runs/") && !f.starts_with("_staging/"))
-        .collect()
-}
-
-/// Each data file's rows, as sorted text lines.
-async fn contents(root: &Path) -> BTreeMap<String, Vec<String>> {
-    let ctx = SessionContext::new();
-    let mut out = BTreeMap::new();
-    for file in published(root)
-        .into_iter()
-        .filter(|f| f.ends_with(".parquet"))
-    {
-        let path = root.join(&file);
-        let batches = ctx
-            .read_parquet(path.to_str().unwrap(), ParquetReadOptions::default())
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
-        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines.sort();
-        out.insert(file, lines);
-    }
-    out
+        .collect();
+    run_sample_with(output, extra, &env)
 }
 
 fn success_run(root: &Path, partition: &str) -> String {
-    let text = std::fs::read_to_string(root.join(partition).join("_SUCCESS")).unwrap();
-    let marker: serde_json::Value = serde_json::from_str(&text).unwrap();
-    marker["run_id"].as_str().unwrap().to_owned()
+    marker(root, partition).0
 }
 
 fn latest_run(root: &Path) -> String {
-    let text =
-        std::fs::read_to_string(root.join(format!("_runs/as_of={AS_OF}/latest.json"))).unwrap();
-    serde_json::from_str::<serde_json::Value>(&text).unwrap()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    latest(root, AS_OF).unwrap()
 }
 
 fn manifests(root: &Path) -> Vec<serde_json::Value> {
-    files(&root.join(format!("_runs/as_of={AS_OF}")))
-        .into_iter()
-        .filter(|f| f != "latest.json")
-        .map(|f| {
-            serde_json::from_str(
-                &std::fs::read_to_string(root.join(format!("_runs/as_of={AS_OF}/{f}"))).unwrap(),
-            )
-            .unwrap()
-        })
-        .collect()
+    support::manifests(root, AS_OF).into_values().collect()
 }
 
 #[test]
@@ -150,10 +68,10 @@ fn a_rerun_replaces_exactly_the_partitions_it_owns() {
         std::fs::write(out.path().join(f), b"not ours").unwrap();
     }
     ok(cvm_etl(out.path(), &[], None));
-    let first = contents(out.path()).await_blocking();
+    let first = contents(out.path());
     ok(cvm_etl(out.path(), &[], None));
     assert_eq!(
-        contents(out.path()).await_blocking(),
+        contents(out.path()),
         first,
         "a rerun on the same inputs writes the same rows"
     );
@@ -240,7 +158,7 @@ fn a_lock_whose_lease_ran_out_is_taken_over_and_released() {
 fn a_run_killed_at_any_point_is_finished_or_undone_by_the_next_run() {
     let clean = tempfile::tempdir().unwrap();
     ok(cvm_etl(clean.path(), &[], None));
-    let expected = contents(clean.path()).await_blocking();
+    let expected = contents(clean.path());
     let expected_files = published(clean.path())
         .into_iter()
         .filter(|f| !f.starts_with("_locks/"))
@@ -275,7 +193,7 @@ fn a_run_killed_at_any_point_is_finished_or_undone_by_the_next_run() {
             "point {point}: staging left behind"
         );
         assert_eq!(
-            contents(out.path()).await_blocking(),
+            contents(out.path()),
             expected,
             "point {point}: outputs differ from a clean run"
         );
@@ -297,15 +215,6 @@ fn a_run_killed_at_any_point_is_finished_or_undone_by_the_next_run() {
     }
     assert!(killed >= 20, "only {killed} crash points were reached");
 }
-
-/// Runs a future to completion from a plain test.
-trait Blocking: std::future::Future + Sized {
-    fn await_blocking(self) -> Self::Output {
-        tokio::runtime::Runtime::new().unwrap().block_on(self)
-    }
-}
-
-impl<F: std::future::Future> Blocking for F {}
 
 #[test]
 fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
@@ -409,7 +318,10 @@ fn a_truncated_delivery_fails_the_volume_check_naming_both_counts() {
     let truncated = run(&[]);
     assert_eq!(truncated.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&truncated.stderr);
-    let before = manifests_of(out.path(), "2026-09-30")[0]["sources"]["billing"]["rows_accepted"]
+    let before = support::manifests(out.path(), "2026-09-30")
+        .into_values()
+        .next()
+        .unwrap()["sources"]["billing"]["rows_accepted"]
         .as_u64()
         .unwrap();
     for part in [
@@ -422,19 +334,6 @@ fn a_truncated_delivery_fails_the_volume_check_naming_both_counts() {
     }
     assert!(!out.path().join("customer_value/as_of=2026-10-31").exists());
     ok(run(&["--set", "max_volume_drop=1"]));
-}
-
-fn manifests_of(root: &Path, as_of: &str) -> Vec<serde_json::Value> {
-    files(&root.join(format!("_runs/as_of={as_of}")))
-        .into_iter()
-        .filter(|f| f != "latest.json")
-        .map(|f| {
-            serde_json::from_str(
-                &std::fs::read_to_string(root.join(format!("_runs/as_of={as_of}/{f}"))).unwrap(),
-            )
-            .unwrap()
-        })
-        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -2,6 +2,8 @@
 //! object_store's S3 client: inputs on s3://, outputs on s3://, the lock's
 //! conditional create, and a store that fails now and then.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
@@ -502,16 +504,7 @@ async fn a_kill_at_a_step_on_s3_is_finished_or_undone_by_the_next_run() {
 
 /// A Parquet object's rows as sorted text lines.
 async fn rows_of(store: &Arc<dyn ObjectStore>, path: &Path) -> Vec<String> {
-    let bytes = store.get(path).await.unwrap().bytes().await.unwrap();
-    let reader =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 1024).unwrap();
-    let batches: Vec<_> = reader.map(Result::unwrap).collect();
-    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines.sort();
-    lines
+    support::rows_of_bytes(store.get(path).await.unwrap().bytes().await.unwrap())
 }
 
 #[test]

@@ -101,11 +101,13 @@ pub fn marker(root: &Path, partition: &str) -> (String, String) {
 
 /// A Parquet file's rows as sorted text lines.
 pub fn rows(file: &Path) -> Vec<String> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
-        std::fs::File::open(file).unwrap(),
-        1024,
-    )
-    .unwrap();
+    rows_of_bytes(std::fs::read(file).unwrap().into())
+}
+
+/// A Parquet object's rows as sorted text lines.
+pub fn rows_of_bytes(bytes: bytes::Bytes) -> Vec<String> {
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 1024).unwrap();
     let batches: Vec<_> = reader.map(Result::unwrap).collect();
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .unwrap()
