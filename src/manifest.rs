@@ -296,8 +296,8 @@ impl Manifest {
 
 /// Gives a run that another run finished or undid its final status in its
 /// own manifest, with what was done; a run whose outputs became live is
-/// named by `latest.json`. A run killed after writing its final status
-/// keeps it: only its cleanup was left.
+/// named by `latest.json`. A run killed after writing `succeeded` keeps
+/// it: only its cleanup was left.
 pub async fn mark_recovered(
     output: &Location,
     as_of: &str,
@@ -313,15 +313,17 @@ pub async fn mark_recovered(
     };
     let status = serde_json::from_value::<RunStatus>(record["status"].clone()).ok();
     let new_status = match status {
-        Some(s @ (RunStatus::Succeeded | RunStatus::Failed)) => s,
+        Some(RunStatus::Succeeded) => RunStatus::Succeeded,
+        // Committed, then stopped by a failure, a panic or a kill.
         _ if outputs_live => RunStatus::RolledForward,
+        Some(RunStatus::Failed) => RunStatus::Failed,
         _ => RunStatus::Interrupted,
     };
     record["status"] = serde_json::to_value(new_status).map_err(Error::internal)?;
     record["recovery"] = recovery;
     output.write_json(&relative, &record).await?;
     if outputs_live {
-        Latest::write(output, as_of, run_id, RunStatus::RolledForward).await?;
+        Latest::write(output, as_of, run_id, new_status).await?;
     }
     Ok(())
 }

@@ -37,15 +37,23 @@ fn window_months(root: &Path) -> Vec<String> {
         .collect()
 }
 
+fn backfill(output: &Path, from: &str, to: &str) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args(["backfill", "pipelines/sample.yaml", "--output"])
+        .arg(output)
+        .args(["--from", from, "--to", to])
+        .output()
+        .unwrap();
+    ok(o);
+}
+
 #[test]
 fn backfilling_older_dates_leaves_the_later_dates_months_alone() {
     let out = tempfile::tempdir().unwrap();
     ok(run_sample(out.path(), &[]));
     let before = contents(out.path());
-    // A backfill below an existing later date, twice (a rerun of it).
-    for _ in 0..2 {
-        ok(run_sample(out.path(), &["--as-of", "2026-09-30"]));
-    }
+    // A range below an existing later date; their windows end in September.
+    backfill(out.path(), "2026-10-29", "2026-10-30");
     let after = contents(out.path());
     for (partition, rows) in &before {
         if !partition.starts_with("rejected/") {
@@ -54,24 +62,30 @@ fn backfilling_older_dates_leaves_the_later_dates_months_alone() {
             assert_eq!(owner, LATEST, "{partition}");
         }
     }
-    // The month only the backfill's window holds is its.
-    assert_eq!(
-        marker(out.path(), "customer_month/month=2025-10").1,
-        "2026-09-30"
-    );
-    // The backfill says which months it left alone.
-    let backfill = manifests(out.path(), "2026-09-30");
-    let left: Vec<&str> = backfill.values().next().unwrap()["left_alone"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            assert_eq!(l["owner_as_of"], LATEST);
-            l["partition"].as_str().unwrap()
-        })
-        .collect();
-    assert!(left.contains(&"month=2026-09"), "{left:?}");
-    assert!(!left.iter().any(|p| p.contains("2025-10")), "{left:?}");
+    // The month only the backfill's windows hold is the latest of them's.
+    for table in ["customer_month", "arpu"] {
+        let owner = marker(out.path(), &format!("{table}/month=2025-10")).1;
+        assert_eq!(owner, "2026-10-30", "{table}");
+    }
+    // Each backfilled date says which months it left alone.
+    for day in ["2026-10-29", "2026-10-30"] {
+        let run = manifests(out.path(), day);
+        let left: Vec<&str> = run.values().next().unwrap()["left_alone"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                assert_eq!(l["owner_as_of"], LATEST);
+                l["partition"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(
+            left.len(),
+            22,
+            "{day}: eleven months of two tables: {left:?}"
+        );
+        assert!(!left.iter().any(|p| p.contains("2025-10")), "{left:?}");
+    }
 }
 
 #[test]

@@ -348,3 +348,37 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_panic_after_the_commit_point_is_finished_by_the_next_run() {
+    let out = tempfile::tempdir().unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    // Point 40: the second partition's copy is published.
+    let panicked = run_sample_with(out.path(), &[], &[("CVM_ETL_PANIC_AT", "40".to_owned())]);
+    assert_eq!(panicked.status.code(), Some(1));
+    assert!(
+        !files(&out.path().join("_staging")).is_empty(),
+        "committed staging kept"
+    );
+    ok(cvm_etl(out.path(), &["--as-of", "2026-09-30"], None));
+    let statuses: Vec<String> = manifests(out.path())
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        statuses.contains(&"rolled_forward".to_owned()),
+        "{statuses:?}"
+    );
+    let rolled = manifests(out.path())
+        .into_iter()
+        .find(|m| m["status"] == "rolled_forward")
+        .unwrap();
+    assert_eq!(latest_run(out.path()), rolled["run_id"].as_str().unwrap());
+    assert_eq!(
+        success_run(
+            out.path(),
+            "customer_value/as_of=2026-10-31/pyramid_tier=MVC"
+        ),
+        rolled["run_id"].as_str().unwrap()
+    );
+}

@@ -444,14 +444,18 @@ async fn interrupted_on_s3(hook: &str) {
     assert!(cvm_etl(&healthy).status.success());
     let expected = s3_contents(&s3, "healthy").await;
     let savings_key = "retention_savings/as_of=2026-10-31/part-00000.parquet";
-    // Points (see tests/commit.rs): recovery, staging, the plan, the commit
-    // record, a partition's copy, latest.json, cleanup.
+    // Points (see tests/commit.rs): the manifest, recovery, staging, the
+    // plan, the commit record, a partition's copy and its marker, the final
+    // manifest, latest.json, cleanup.
     for (point, committed) in [
+        (1, false),
         (2, false),
         (6, false),
         (36, false),
         (37, true),
         (40, true),
+        (41, true),
+        (104, true),
         (105, true),
         (106, true),
     ] {

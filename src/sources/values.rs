@@ -18,7 +18,13 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let num = |r: std::ops::Range<usize>| -> u32 {
         b[r].iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0'))
     };
-    NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
+    // Year 0 is a real day to chrono, but not a date SPEC's range
+    // 0001-01-01..9999-12-31 holds.
+    let year = num(0..4);
+    if year == 0 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year as i32, num(5..7), num(8..10))
 }
 
 /// Days since 1970-01-01, Arrow's Date32.
@@ -130,6 +136,8 @@ mod tests {
     fn dates_are_exactly_yyyy_mm_dd_and_real() {
         assert!(parse_date("2026-01-05").is_some());
         assert!(parse_date("2028-02-29").is_some());
+        assert!(parse_date("0001-01-01").is_some());
+        assert!(parse_date("9999-12-31").is_some());
         for bad in [
             "2026-1-5",
             "2026/01/05",
@@ -139,6 +147,7 @@ mod tests {
             "2026-02-30",
             "20260105",
             "２０２６-01-05",
+            "0000-01-01",
         ] {
             assert!(parse_date(bad).is_none(), "{bad}");
         }
