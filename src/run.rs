@@ -288,6 +288,7 @@ impl Run<'_> {
             return Err(lost);
         }
         manifest.left_alone = plan.left_alone.clone();
+        let started = Instant::now();
         let committed = match staging.commit(plan).await {
             Ok(committed) => committed,
             Err(e) => return self.failed_after_commit(manifest, e, with_outputs).await,
@@ -296,6 +297,7 @@ impl Run<'_> {
             Ok(written) => manifest.outputs.extend(written),
             Err(e) => return self.failed_after_commit(manifest, e, with_outputs).await,
         }
+        manifest.stage_done("publish", started);
         manifest.finish(&outcome, with_outputs);
         manifest.write(self.output).await?;
         crash_point("manifest finished")?;
