@@ -127,7 +127,8 @@ impl Staging {
         staging_folder(&self.as_of, &self.run_id)
     }
 
-    /// Whether every partition of `table` that was asked for is staged.
+    /// Whether partitions of `table` are staged (all of a `stage_all`
+    /// call, or none).
     pub fn holds(&self, table: &str) -> bool {
         self.staged.iter().any(|p| p.table == table)
     }
@@ -224,12 +225,9 @@ async fn later_owner(
     if p.is_own(as_of) {
         return Ok(None);
     }
-    let Some(bytes) = output.read(&format!("{}/{SUCCESS}", p.folder())).await? else {
-        return Ok(None);
-    };
     // A marker we cannot read names no owner: the partition is replaced.
-    let owner =
-        serde_json::from_slice::<Success>(&bytes).map_or_else(|_| String::new(), |s| s.as_of);
+    let owner = read_marker(output, &p.folder()).await?.map(|s| s.as_of);
+    let owner = owner.unwrap_or_default();
     Ok((owner.as_str() > as_of).then_some(owner))
 }
 
@@ -301,7 +299,8 @@ async fn publish_partition(
         Live::Differs => output.copy(&staged, &live).await?,
         Live::Same => {}
         Live::StagedGone => {
-            if marked_by(output, &folder).await?.as_deref() != Some(&commit.run_id) {
+            let marked = read_marker(output, &folder).await?.map(|s| s.run_id);
+            if marked.as_ref() != Some(&commit.run_id) {
                 tracing::warn!(
                     "{output}/{folder}: the staged file of run {} is gone and it was never published there; left as it is",
                     commit.run_id
@@ -340,12 +339,12 @@ async fn publish_partition(
     }))
 }
 
-async fn marked_by(output: &Location, folder: &str) -> Result<Option<String>> {
+/// A partition's `_SUCCESS`, if it has one that can be read.
+async fn read_marker(output: &Location, folder: &str) -> Result<Option<Success>> {
     Ok(output
         .read(&format!("{folder}/{SUCCESS}"))
         .await?
-        .and_then(|bytes| serde_json::from_slice::<Success>(&bytes).ok())
-        .map(|s| s.run_id))
+        .and_then(|bytes| serde_json::from_slice::<Success>(&bytes).ok()))
 }
 
 enum Live {
