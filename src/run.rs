@@ -172,7 +172,7 @@ fn publishable(outcome: &Result<()>, staging: &Staging) -> Vec<&'static str> {
     match outcome {
         Ok(()) => sinks::tables::OUTPUTS
             .iter()
-            .map(|(t, _)| *t)
+            .map(|o| o.table)
             .chain(["rejected"])
             .collect(),
         Err(_) if staging.holds("rejected") => vec!["rejected"],
