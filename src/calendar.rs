@@ -1,6 +1,8 @@
-//! The calendar of one run (SPEC §4.1): the last closed month and the window.
+//! Dates and times as every stage names them: the calendar of one run
+//! (SPEC §4.1: the last closed month and the window), a date's text form
+//! (SPEC §2) and its Arrow form, and the timestamps of manifests and locks.
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Months, NaiveDate, SecondsFormat, Utc};
 
 /// The months a run looks at, derived from `as_of` and `window_months`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +56,65 @@ pub fn last_of_month(day: NaiveDate) -> NaiveDate {
     first_of_month(day) + Months::new(1) - chrono::Duration::days(1)
 }
 
+/// A date written exactly `YYYY-MM-DD` that is a real calendar day.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape_ok {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> u32 {
+        b[r].iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0'))
+    };
+    // Year 0 is a real day to chrono, but not a date SPEC's range
+    // 0001-01-01..9999-12-31 holds.
+    let year = num(0..4);
+    if year == 0 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year as i32, num(5..7), num(8..10))
+}
+
+/// Days since 1970-01-01, Arrow's Date32.
+pub fn date32(day: NaiveDate) -> i32 {
+    const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+    day.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+}
+
+/// A UTC time as manifests and locks write it: RFC 3339, milliseconds.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd_and_real() {
+        assert!(parse_date("2026-01-05").is_some());
+        assert!(parse_date("2028-02-29").is_some());
+        assert!(parse_date("0001-01-01").is_some());
+        assert!(parse_date("9999-12-31").is_some());
+        for bad in [
+            "2026-1-5",
+            "2026/01/05",
+            "2026-01-05T00:00:00",
+            " 2026-01-05",
+            "2026-01-05 ",
+            "2026-02-30",
+            "20260105",
+            "２０２６-01-05",
+            "0000-01-01",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

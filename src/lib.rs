@@ -9,7 +9,11 @@ pub mod backfill;
 pub mod calendar;
 pub mod config;
 pub mod crashpoint;
+pub mod domain;
 pub mod error;
+pub mod host;
+#[cfg(test)]
+mod layers;
 pub mod lock;
 pub mod manifest;
 pub mod memory;

@@ -35,8 +35,9 @@ use chrono::{DateTime, Utc};
 use object_store::{GetResult, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::timestamp;
 use crate::error::{Error, Result};
-use crate::manifest::timestamp;
+use crate::host::{host, process_alive};
 use crate::storage::{self, Location};
 
 /// The lock of an output location, relative to it.
@@ -435,15 +436,4 @@ impl Lock {
             }
         }
     }
-}
-
-pub fn host() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
-}
-
-/// Whether a process of this host is alive (Linux: `/proc/PID`); elsewhere
-/// assume it is, and let the lease decide.
-pub fn process_alive(pid: u32) -> bool {
-    let proc = std::path::Path::new("/proc");
-    !proc.exists() || proc.join(pid.to_string()).exists()
 }

@@ -120,8 +120,7 @@ struct SampleArgs {
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    cvm_etl::sources::values::parse_date(text)
-        .ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
+    cvm_etl::calendar::parse_date(text).ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

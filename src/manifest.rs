@@ -6,12 +6,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::timestamp;
 use crate::error::{Error, Result};
 use crate::quality::SourceCounts;
 use crate::sinks::WrittenPartition;
+use crate::sinks::publish::LeftAlone;
 use crate::sources::{Format, SourceRead};
 use crate::storage::Location;
 
@@ -152,15 +154,6 @@ pub async fn previous_counts(
     Ok(None)
 }
 
-/// A month partition a run left alone because a later date owns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LeftAlone {
-    pub table: String,
-    pub partition: String,
-    /// The later as_of whose run published it.
-    pub owner_as_of: String,
-}
-
 /// How long one stage took.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTiming {
@@ -201,10 +194,6 @@ pub struct Manifest {
     pub summary: Option<crate::summary::ModelSummary>,
 }
 
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 impl Manifest {
     pub fn new(
         run_id: &str,
@@ -221,7 +210,7 @@ impl Manifest {
             error: None,
             started_at: timestamp(Utc::now()),
             ended_at: None,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: crate::host::host(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             window: BTreeMap::new(),
             parameters,

@@ -12,8 +12,9 @@ use futures::FutureExt;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::config::{Pipeline, SourceName};
+use crate::config::Pipeline;
 use crate::crashpoint::crash_point;
+use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::lock::{self, Holder, Lock};
 use crate::manifest::{self, Latest, Manifest, RunStatus};

@@ -68,7 +68,7 @@ pub fn sweep_dead_work_dirs(temp_dir: Option<&str>) -> usize {
         };
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         if is_dir
-            && !crate::lock::process_alive(pid)
+            && !crate::host::process_alive(pid)
             && std::fs::remove_dir_all(entry.path()).is_ok()
         {
             tracing::info!(

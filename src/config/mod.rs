@@ -15,11 +15,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use values::{
-    Bounded, ByteSize, Date, Dec, Encoding, Factor, Growth, Money, MonthCount, Months,
-    PositiveMonths, Ratio, RecordBytes, ScoreWeights, Share, SourceName, Tier, TierAction,
-    TierPolicy,
+    Bounded, ByteSize, Date, Dec, Encoding, Growth, Money, MonthCount, Months, PositiveMonths,
+    Ratio, RecordBytes, ScoreWeights, Share, TierAction, TierPolicy,
 };
 
+use crate::domain::SourceName;
 use crate::error::{Error, Result};
 
 /// One source's settings in the pipeline file.

@@ -14,6 +14,8 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::domain::{Factor, Tier};
+
 /// Reads a scalar as its source text and parses it with `parse`. The parse
 /// runs inside the visitor, while the YAML reader still points at the scalar,
 /// so that an error carries the scalar's line and column.
@@ -259,7 +261,7 @@ pub struct Date(pub NaiveDate);
 
 impl Date {
     pub fn parse(text: &str) -> Result<Self, String> {
-        crate::sources::values::parse_date(text)
+        crate::calendar::parse_date(text)
             .map(Date)
             .ok_or_else(|| format!("expected a date YYYY-MM-DD, got '{text}'"))
     }
@@ -287,27 +289,6 @@ pub enum Encoding {
     Gb18030,
     #[serde(rename = "gbk", alias = "GBK")]
     Gbk,
-}
-
-/// A factor of the value score (SPEC §4.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Factor {
-    Profit,
-    Revenue,
-    ReceivablesTurnover,
-    CooperationScore,
-}
-
-impl Factor {
-    pub fn name(self) -> &'static str {
-        match self {
-            Factor::Profit => "profit",
-            Factor::Revenue => "revenue",
-            Factor::ReceivablesTurnover => "receivables_turnover",
-            Factor::CooperationScore => "cooperation_score",
-        }
-    }
 }
 
 /// Score weights: not empty, known factors, summing to more than zero.
@@ -341,32 +322,6 @@ impl<'de> Deserialize<'de> for ScoreWeights {
             },
         )
         .map(ScoreWeights)
-    }
-}
-
-/// A pyramid tier (SPEC §4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-pub enum Tier {
-    #[serde(rename = "MVC")]
-    Mvc,
-    #[serde(rename = "MGC")]
-    Mgc,
-    #[serde(rename = "LVC")]
-    Lvc,
-    #[serde(rename = "BZ")]
-    Bz,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 4] = [Tier::Mvc, Tier::Mgc, Tier::Lvc, Tier::Bz];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Mvc => "MVC",
-            Tier::Mgc => "MGC",
-            Tier::Lvc => "LVC",
-            Tier::Bz => "BZ",
-        }
     }
 }
 
@@ -457,39 +412,6 @@ impl ByteSize {
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_text(d, "a size like 512MiB or 1GiB", ByteSize::parse)
-    }
-}
-
-/// The name of an input source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceName {
-    Billing,
-    Customers,
-    Costs,
-}
-
-impl SourceName {
-    /// In the order they are read: customers first, because the others are
-    /// checked against it.
-    pub const ALL: [SourceName; 3] = [
-        SourceName::Customers,
-        SourceName::Billing,
-        SourceName::Costs,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceName::Billing => "billing",
-            SourceName::Customers => "customers",
-            SourceName::Costs => "costs",
-        }
-    }
-}
-
-impl fmt::Display for SourceName {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -24,9 +24,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::config::SourceName;
+use crate::calendar::date32;
+use crate::domain::SourceName;
 use crate::error::{Error, Result};
-use crate::sources::values::date32;
 use crate::sources::{self, SourceRead, spec};
 
 /// The duplicate_key check of each source, in SQL.

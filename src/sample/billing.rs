@@ -16,8 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::profile::{People, Profile, Stream};
 use super::{SampleOptions, SampleSummary, Span, create, csv_field, money};
+use crate::calendar::date32;
 use crate::calendar::last_of_month;
-use crate::sources::values::date32;
 
 const HEADER: &str = "invoice_id,line_no,customer_id,invoice_date,service,amount,currency";
 const SERVICES: &[&str] = &["voice", "data", "sms", "device", "fee", "data, roaming"];

@@ -40,7 +40,6 @@ use super::WrittenPartition;
 use super::parquet::{WrittenFile, write_dataframe};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
-use crate::manifest::LeftAlone;
 use crate::storage::Location;
 use datafusion::dataframe::DataFrame;
 
@@ -210,6 +209,15 @@ impl Staging {
 }
 
 /// What a run will commit, and the months it leaves to a later date.
+/// A month partition a run left alone because a later date owns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftAlone {
+    pub table: String,
+    pub partition: String,
+    /// The later as_of whose run published it.
+    pub owner_as_of: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
     partitions: Vec<StagedPartition>,

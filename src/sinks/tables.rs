@@ -9,9 +9,9 @@ use datafusion::scalar::ScalarValue;
 use super::partition;
 use super::publish::Staging;
 use crate::calendar::Calendar;
-use crate::config::Tier;
+use crate::calendar::date32;
+use crate::domain::Tier;
 use crate::error::Result;
-use crate::sources::values::date32;
 
 /// How an output table is cut into partitions.
 #[derive(Debug, Clone, Copy)]

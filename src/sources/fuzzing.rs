@@ -2,7 +2,8 @@
 //! test drive them: a whole file, fed in chunks cut where the caller says,
 //! read into owned records. Not part of the job.
 
-use crate::config::{Encoding, SourceName};
+use crate::config::Encoding;
+use crate::domain::SourceName;
 use crate::error::Result;
 
 use super::csv::CsvReader;

@@ -7,9 +7,9 @@ use futures::TryStreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
-use super::values::parse_date;
 use crate::calendar::Calendar;
-use crate::config::SourceName;
+use crate::calendar::parse_date;
+use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::storage::Location;
 

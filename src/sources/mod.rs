@@ -31,7 +31,8 @@ pub use listing::{Format, InputFile};
 pub use reread::raw_records;
 
 use crate::calendar::Calendar;
-use crate::config::{Params, SourceName, SourceSettings};
+use crate::config::{Params, SourceSettings};
+use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::storage::Location;
 use raw::RecordSink;

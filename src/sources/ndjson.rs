@@ -337,7 +337,7 @@ fn redact(entries: &[Entry], columns: &[Column]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SourceName;
+    use crate::domain::SourceName;
     use crate::sources::raw::Collect;
     use crate::sources::spec;
 

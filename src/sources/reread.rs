@@ -82,7 +82,8 @@ mod tests {
     use object_store::PutPayload;
 
     use super::*;
-    use crate::config::{SourceName, SourceSettings};
+    use crate::config::SourceSettings;
+    use crate::domain::SourceName;
     use crate::sources::Format;
     use crate::storage::{Location, Storage};
 

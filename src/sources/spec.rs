@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::config::SourceName;
+use crate::domain::SourceName;
 
 /// How a column's text is checked and typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

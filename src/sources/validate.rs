@@ -18,8 +18,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::raw::{BATCH_ROWS, MAX_COLUMNS};
 use super::spec::{self, Column, Kind};
-use super::values::{date32, is_blank, parse_cents, parse_date, parse_double, parse_int};
-use crate::config::SourceName;
+use super::values::{is_blank, parse_cents, parse_double, parse_int};
+use crate::calendar::{date32, parse_date};
+use crate::domain::SourceName;
 use crate::error::Result;
 
 /// What the checks compare against, and where the records come from.

@@ -13,9 +13,10 @@ use datafusion::scalar::ScalarValue;
 use rust_decimal::Decimal;
 
 use crate::calendar::Calendar;
-use crate::config::{Dec, Factor, Params, Tier};
+use crate::calendar::date32;
+use crate::config::{Dec, Params};
+use crate::domain::{Factor, Tier};
 use crate::error::Result;
-use crate::sources::values::date32;
 
 /// An exact decimal scalar, at the scale it was written with.
 pub fn decimal(value: Decimal) -> ScalarValue {
