@@ -75,7 +75,7 @@ FROM present p
 LEFT JOIN billed b USING (customer_id, month) LEFT JOIN costed o USING (customer_id, month) LEFT JOIN subscribed s USING (customer_id, month);
 
 -- §4.4, §4.5 ------------------------------------------------------------------
-CREATE TEMP TABLE customer_rank AS
+CREATE TEMP TABLE customer_class AS
 WITH totals AS (
     SELECT m.customer_id, SUM(revenue) AS revenue_w, SUM(cost) AS cost_w, SUM(profit) AS profit_w,
         SUM(CASE WHEN in_recent THEN revenue ELSE 0 END) AS recent_revenue,
@@ -115,7 +115,7 @@ CREATE TEMP TABLE slice_month AS
 WITH sliced AS (
     SELECT c.customer_id, c.signup_date, c.churn_date, COALESCE(c.region, 'UNKNOWN') AS region,
         COALESCE(c.segment, 'UNKNOWN') AS segment, COALESCE(r.pyramid_tier, 'UNRANKED') AS pyramid_tier
-    FROM customers c LEFT JOIN customer_rank r USING (customer_id)
+    FROM customers c LEFT JOIN customer_class r USING (customer_id)
 ),
 counted AS (
     SELECT k.month, s.region, s.segment, s.pyramid_tier,
@@ -143,10 +143,10 @@ FROM d GROUP BY ALL;
 -- §4.6 ------------------------------------------------------------------------
 CREATE TEMP TABLE customer_value AS
 WITH tier_churn AS (SELECT pyramid_tier, SUM(open_subscribers) AS opened, SUM(churned) AS churned FROM slice_month GROUP BY ALL),
-staged AS (
+tenured AS (
     SELECT r.*, getvariable('last_month_no') - (year(r.signup_date) * 12 + month(r.signup_date)) AS tenure_months,
         tc.opened, tc.churned AS tier_churned
-    FROM customer_rank r LEFT JOIN tier_churn tc USING (pyramid_tier)
+    FROM customer_class r LEFT JOIN tier_churn tc USING (pyramid_tier)
 )
 SELECT customer_id, region, segment, account_manager, signup_date, churn_date, revenue_w, cost_w, profit_w,
     recent_revenue, previous_revenue, recent_profit,
@@ -165,7 +165,7 @@ SELECT customer_id, region, segment, account_manager, signup_date, churn_date, r
     CASE WHEN opened > 0 AND (0.01 * opened + tier_churned) <> 0
          THEN CAST(profit_w * (opened - tier_churned) AS DOUBLE) / (12 * (0.01 * opened + tier_churned)) END AS clv_exact,
     baseline_sum, last_month_revenue
-FROM staged;
+FROM tenured;
 
 -- §4.7 ------------------------------------------------------------------------
 CREATE TEMP TABLE churn_watchlist AS

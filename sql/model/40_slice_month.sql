@@ -12,7 +12,7 @@ WITH sliced AS (
         COALESCE(c.segment, 'UNKNOWN') AS segment,
         COALESCE(r.pyramid_tier, 'UNRANKED') AS pyramid_tier
     FROM customers AS c
-    LEFT JOIN customer_rank AS r ON r.customer_id = c.customer_id
+    LEFT JOIN customer_class AS r ON r.customer_id = c.customer_id
 ),
 counted AS (
     SELECT

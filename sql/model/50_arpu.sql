@@ -49,5 +49,5 @@ SELECT
     END AS arpu,
     CAST(churned AS BIGINT) AS churned,
     -- churn_rate(m) = churned(m) / open(m); null when open(m) = 0.
-    CASE WHEN open_subscribers > 0 THEN CAST(churned AS DOUBLE) / CAST(open_subscribers AS DOUBLE) END AS churn_rate
+    CASE WHEN open_subscribers > 0 THEN div_double(churned, open_subscribers) END AS churn_rate
 FROM summed

@@ -11,7 +11,9 @@ WITH tier_churn AS (
     FROM slice_month
     GROUP BY pyramid_tier
 ),
-staged AS (
+-- Each customer in scope (customer_class) with its tenure and its clv as
+-- the fraction clv_numerator / clv_denominator.
+with_tenure_and_clv AS (
     SELECT
         r.*,
         -- Months from the month of signup_date to M_last.
@@ -20,10 +22,11 @@ staged AS (
             - CAST(date_part('month', r.signup_date) AS BIGINT) AS tenure_months,
         CASE WHEN tc.opened > 0 THEN r.profit_w * (tc.opened - tc.churned) END AS clv_numerator,
         CASE WHEN tc.opened > 0 THEN $w * ($monthly_discount_rate * tc.opened + tc.churned) END AS clv_denominator
-    FROM customer_rank AS r
+    FROM customer_class AS r
     LEFT JOIN tier_churn AS tc ON tc.pyramid_tier = r.pyramid_tier
 ),
-staged_lifecycle AS (
+-- The same, with the lifecycle stage of §4.6.
+with_stage AS (
     SELECT
         *,
         -- The first stage that holds, in SPEC order.
@@ -36,7 +39,7 @@ staged_lifecycle AS (
             WHEN previous_revenue > 0 AND recent_revenue <= (1 - $decline_threshold) * previous_revenue THEN 'decline'
             ELSE 'maturity'
         END AS lifecycle_stage
-    FROM staged
+    FROM with_tenure_and_clv
 )
 SELECT
     s.customer_id,
@@ -74,5 +77,5 @@ SELECT
     s.clv_denominator AS _clv_denominator,
     s.baseline_sum AS _baseline_sum,
     s.last_month_revenue AS _last_month_revenue
-FROM staged_lifecycle AS s
+FROM with_stage AS s
 JOIN tier_policy AS p ON p.pyramid_tier = s.pyramid_tier

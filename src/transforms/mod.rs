@@ -1,7 +1,7 @@
 //! Transforms: the SQL of `sql/model/`, run in order on the accepted tables.
 //!
-//! Each file computes one table named after it (`34_customer_rank.sql` →
-//! `customer_rank`). A table is computed once and kept as scratch Parquet
+//! Each file computes one table named after it (`34_customer_class.sql` →
+//! `customer_class`). A table is computed once and kept as scratch Parquet
 //! (one file per partition of the plan, written in parallel), so the later
 //! steps and the sinks read it instead of recomputing it.
 
@@ -33,12 +33,12 @@ pub const STEPS: &[(&str, &str)] = &[
         include_str!("../../sql/model/30_customer_totals.sql"),
     ),
     (
-        "customer_class",
-        include_str!("../../sql/model/32_customer_class.sql"),
+        "customer_rank",
+        include_str!("../../sql/model/32_customer_rank.sql"),
     ),
     (
-        "customer_rank",
-        include_str!("../../sql/model/34_customer_rank.sql"),
+        "customer_class",
+        include_str!("../../sql/model/34_customer_class.sql"),
     ),
     (
         "slice_month",

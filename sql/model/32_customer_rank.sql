@@ -1,13 +1,12 @@
 -- SPEC §4.4 The value of the customers in scope (customer_totals, n of
--- them), §4.5 their ABC class and the tiers fixed by rank (BZ, MVC).
+-- them): score, value_rank and uplift, as the exact figures that the tiers
+-- of §4.5 are decided on (34_customer_class.sql).
 -- n comes from a one-row count, not COUNT(*) OVER (): an unbounded window
 -- holds the whole table as one batch, which a memory limit cannot spill.
--- Every decision is taken on exact values:
+-- Every figure is kept exact:
 --   * score = Σ w_f·(RANK_f − 1) / ((n − 1)·Σ w): the denominator is the same
 --     for everyone, so ranking by score_points = Σ w_f·(RANK_f − 1) (DECIMAL)
 --     is ranking by the exact score;
---   * value_rank ≤ CEIL(share × n) is written value_rank − 1 < share × n,
---     which compares an integer with an exact decimal product;
 --   * uplift = recent_profit × w / t − profit_w has the sign and the order of
 --     uplift_points = recent_profit × w − profit_w × t (t ≥ 1).
 WITH scope AS (
@@ -31,27 +30,10 @@ scored AS (
     FROM customer_totals AS t
     JOIN customers AS c ON c.customer_id = t.customer_id
     CROSS JOIN scope AS s
-),
-ranked AS (
-    SELECT
-        *,
-        ROW_NUMBER() OVER (ORDER BY score_points DESC, profit_w DESC, customer_id ASC) AS value_rank,
-        recent_profit * $w - profit_w * $t AS uplift_points
-    FROM scored
-),
-classed AS (
-    SELECT
-        *,
-        CASE
-            WHEN profit_w > 0 AND value_rank - 1 < $a_share * n THEN 'A'
-            WHEN profit_w > 0 AND value_rank - 1 < ($a_share + $b_share) * n THEN 'B'
-            ELSE 'C'
-        END AS abc_class,
-        -- MVC skips ranks whose profit_w ≤ 0 rather than replacing them.
-        CASE
-            WHEN profit_w < 0 THEN 'BZ'
-            WHEN profit_w > 0 AND value_rank - 1 < $mvc_share * n THEN 'MVC'
-        END AS fixed_tier
-    FROM ranked
 )
-SELECT * FROM classed
+SELECT
+    *,
+    -- value_rank: by score desc, profit_w desc, customer_id asc.
+    ROW_NUMBER() OVER (ORDER BY score_points DESC, profit_w DESC, customer_id ASC) AS value_rank,
+    recent_profit * $w - profit_w * $t AS uplift_points
+FROM scored
