@@ -122,26 +122,54 @@ fn environment_variables_are_substituted() {
     let p = write(
         dir.path(),
         "p.yaml",
-        &format!("{BASE}currency: ${{CVM_TEST_CURRENCY}}\n"),
+        "name: ${CVM_TEST_NAME}\ninput: in\noutput: ${CVM_TEST_BUCKET}/cvm\nas_of: ${CVM_TEST_AS_OF}\ncurrency: ${CVM_TEST_CURRENCY}\n",
     );
     let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
         .args(["validate", &p])
+        .env("CVM_TEST_NAME", "nightly-eu")
+        .env("CVM_TEST_BUCKET", "env-out")
+        .env("CVM_TEST_AS_OF", "2026-02-28")
         .env("CVM_TEST_CURRENCY", "EUR")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    // validate prints the pipeline's name, as_of and output: the values, not the ${...}.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("pipeline 'nightly-eu', as_of 2026-02-28, output env-out/cvm"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn every_verb_documents_its_flags() {
-    for verb in ["run", "validate", "sample-data"] {
+    let pipeline = ["--set", "--input", "--output", "--temp-dir", "--memory-limit"];
+    let verbs: [(&str, Vec<&str>); 4] = [
+        ("run", [&pipeline[..], &["--as-of", "--explain"][..]].concat()),
+        (
+            "backfill",
+            [&pipeline[..], &["--from", "--to", "--force"][..]].concat(),
+        ),
+        ("validate", [&pipeline[..], &["--as-of"][..]].concat()),
+        (
+            "sample-data",
+            vec![
+                "--customers",
+                "--months",
+                "--end-month",
+                "--seed",
+                "--out",
+                "--no-bad-rows",
+                "--plain",
+            ],
+        ),
+    ];
+    for (verb, flags) in verbs {
         let o = cvm_etl(&[verb, "--help"]);
-        assert!(o.status.success());
+        assert!(o.status.success(), "{verb}: {}", stderr(&o));
         let help = String::from_utf8_lossy(&o.stdout);
-        if verb != "sample-data" {
-            for flag in ["--set", "--as-of", "--input", "--output"] {
-                assert!(help.contains(flag), "{verb} --help lacks {flag}");
-            }
+        for flag in flags {
+            assert!(help.contains(flag), "{verb} --help lacks {flag}");
         }
     }
 }

@@ -4,7 +4,9 @@ mod support;
 
 use std::process::Command;
 
-use support::{manifest_of, run_sample};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use support::{files, manifest_of, ok, published, rows, run_sample};
 
 #[test]
 fn the_sample_pipeline_runs_and_accounts_for_every_row() {
@@ -78,13 +80,85 @@ fn the_sample_pipeline_runs_and_accounts_for_every_row() {
         !has_phone_number(&m.to_string()),
         "a phone number leaked into the manifest"
     );
-    let rejected = std::fs::read_dir(
-        out.path()
-            .join("rejected/as_of=2026-10-31/source=customers"),
-    )
-    .unwrap()
-    .count();
-    assert!(rejected >= 1);
+    let folder = out
+        .path()
+        .join("rejected/as_of=2026-10-31/source=customers");
+    let rejected = files(&folder)
+        .iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .flat_map(|f| rows(&folder.join(f)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The sample's two bad customers rows: one cut short (withheld), one
+    // churning before it signed up (name and phone redacted).
+    assert!(rejected.contains("<withheld>"), "{rejected}");
+    assert!(
+        rejected.contains("C9000002,<redacted>,<redacted>,上海,consumer,2024-05-01,2024-03-01"),
+        "{rejected}"
+    );
+    assert!(!has_phone_number(&rejected), "{rejected}");
+    // No name or phone of the snapshot, good rows or bad, is in them.
+    let snapshot = std::fs::read("examples/sample/customers/dt=2026-10-31/customers.csv").unwrap();
+    let (snapshot, _, _) = encoding_rs::GB18030.decode(&snapshot);
+    let mut secrets = 0;
+    for record in snapshot.lines().skip(1) {
+        for secret in record.split(',').skip(1).take(2) {
+            assert!(!secret.is_empty(), "{record}");
+            assert!(!rejected.contains(secret), "{secret} is in the rejected rows");
+            secrets += 1;
+        }
+    }
+    assert!(secrets > 500, "{secrets}");
+}
+
+/// SPEC §5: every table is Parquet compressed with zstd, and none has a
+/// name or phone column.
+#[test]
+fn every_table_is_zstd_parquet_without_a_name_or_phone_column() {
+    let out = tempfile::tempdir().unwrap();
+    ok(run_sample(out.path(), &[]));
+    let mut tables = std::collections::BTreeSet::new();
+    let mut chunks = 0;
+    for file in published(out.path())
+        .iter()
+        .filter(|f| f.ends_with(".parquet"))
+    {
+        let table = file.split('/').next().unwrap().to_owned();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(out.path().join(file)).unwrap())
+                .unwrap();
+        for field in reader.schema().fields() {
+            let column = field.name().to_ascii_lowercase();
+            assert!(
+                !column.contains("name") && !column.contains("phone"),
+                "{file} has a column {column}"
+            );
+        }
+        for group in reader.metadata().row_groups() {
+            for chunk in group.columns() {
+                assert!(
+                    matches!(chunk.compression(), Compression::ZSTD(_)),
+                    "{file} {}: {:?}",
+                    chunk.column_path(),
+                    chunk.compression()
+                );
+                chunks += 1;
+            }
+        }
+        tables.insert(table);
+    }
+    assert!(chunks > 0);
+    assert_eq!(
+        tables.into_iter().collect::<Vec<_>>(),
+        [
+            "arpu",
+            "churn_watchlist",
+            "customer_month",
+            "customer_value",
+            "rejected",
+            "retention_savings"
+        ]
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 mod support;
 
-use support::{contents, files, latest, marker, ok, published, run_sample_with};
+use support::{contents, files, latest, marker, ok, partitions, published, run_sample_with};
 
 const AS_OF: &str = "2026-10-31";
 
@@ -69,12 +69,21 @@ fn a_rerun_replaces_exactly_the_partitions_it_owns() {
     }
     ok(cvm_etl(out.path(), &[], None));
     let first = contents(out.path());
+    let first_run = latest_run(out.path());
     ok(cvm_etl(out.path(), &[], None));
+    let second_run = latest_run(out.path());
+    assert_ne!(first_run, second_run);
     assert_eq!(
         contents(out.path()),
         first,
         "a rerun on the same inputs writes the same rows"
     );
+    // Every partition the first run published was published again by the second.
+    let owned = partitions(out.path());
+    assert_eq!(owned.len(), first.len());
+    for partition in &owned {
+        assert_eq!(success_run(out.path(), partition), second_run, "{partition}");
+    }
     for f in foreign {
         assert_eq!(std::fs::read(out.path().join(f)).unwrap(), b"not ours");
     }
@@ -222,18 +231,25 @@ fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let out = tempfile::tempdir().unwrap();
     ok(cvm_etl(out.path(), &[], None));
-    let folders: Vec<PathBuf> = published(out.path())
+    // Each partition folder with its row count: the rerun, on the same
+    // inputs, writes the same rows.
+    let folders: Vec<(PathBuf, usize)> = published(out.path())
         .iter()
         .filter(|f| f.ends_with("_SUCCESS"))
-        .map(|f| out.path().join(f).parent().unwrap().to_path_buf())
+        .map(|f| {
+            let folder = out.path().join(f).parent().unwrap().to_path_buf();
+            let rows = row_count(&folder.join("part-00000.parquet"));
+            (folder, rows)
+        })
         .collect();
+    assert!(folders.iter().any(|(_, rows)| *rows > 0));
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             let mut looks = 0;
             while !stop.load(Ordering::SeqCst) {
-                for folder in &folders {
+                for (folder, expected) in &folders {
                     // What a glob like `**/*.parquet` (DuckDB, Spark) matches.
                     let data: Vec<PathBuf> = std::fs::read_dir(folder)
                         .unwrap()
@@ -241,13 +257,7 @@ fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
                         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
                         .collect();
                     assert_eq!(data.len(), 1, "{}: {data:?}", folder.display());
-                    let file = std::fs::File::open(&data[0]).unwrap();
-                    let rows =
-                        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
-                            .unwrap()
-                            .map(|b| b.unwrap().num_rows())
-                            .sum::<usize>();
-                    assert!(rows < usize::MAX);
+                    assert_eq!(row_count(&data[0]), *expected, "{}", folder.display());
                     looks += 1;
                 }
             }
@@ -334,6 +344,15 @@ fn a_truncated_delivery_fails_the_volume_check_naming_both_counts() {
     }
     assert!(!out.path().join("customer_value/as_of=2026-10-31").exists());
     ok(run(&["--set", "max_volume_drop=1"]));
+}
+
+/// The rows of a Parquet file, read to the end.
+fn row_count(file: &Path) -> usize {
+    let file = std::fs::File::open(file).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -37,3 +37,38 @@ async fn only_lines_inside_the_window_count() {
         "10.00"
     );
 }
+
+/// With w < 2t the previous period starts before W; its months before W
+/// count as 0, whatever lines they hold.
+#[tokio::test]
+async fn months_before_the_window_count_as_zero() {
+    // w = 3, t = 2: W = Jan-Mar, recent = Feb-Mar, previous = Dec-Jan (partly outside).
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 2");
+    w.customer("C1", "2024-01-01", None)
+        .bill("C1", "2025-12-10", "100.00")
+        .bill("C1", "2026-01-10", "40.00")
+        .bill("C1", "2026-03-10", "50.00");
+    let out = w.run().await;
+    // previous = 40 (December counts as 0): growth_rate = 10 / 40; 50 ≥ 1.1 × 40 is growth.
+    // Counting December would give previous 140 and decline.
+    assert_eq!(
+        out.rows("SELECT previous_revenue, recent_revenue, growth_rate, lifecycle_stage FROM customer_value")
+            .await,
+        [row(&["40.00", "50.00", "0.25", "growth"])]
+    );
+
+    // w = 1, t = 1: W = Mar, previous = Feb (wholly outside).
+    let mut w = World::new("2026-03-31", 1);
+    w.set("trend_months: 1");
+    w.customer("C1", "2024-01-01", None)
+        .bill("C1", "2026-02-10", "100.00")
+        .bill("C1", "2026-03-10", "100.00");
+    let out = w.run().await;
+    // previous = 0, so growth_rate is null and revenue from nothing is growth.
+    assert_eq!(
+        out.rows("SELECT previous_revenue, recent_revenue, growth_rate, lifecycle_stage FROM customer_value")
+            .await,
+        [row(&["0.00", "100.00", "NULL", "growth"])]
+    );
+}

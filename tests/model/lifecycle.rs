@@ -50,6 +50,27 @@ async fn a_subscriber_who_pays_nothing_for_dormant_months_is_exit() {
     assert_eq!(stage_of(&w, "C").await, "exit");
 }
 
+/// The dormant exit needs tenure_months ≥ dormant_months: a newcomer who has
+/// not paid yet is not `exit`.
+#[tokio::test]
+async fn the_dormant_exit_needs_a_tenure_of_dormant_months() {
+    let mut w = stages_world();
+    // No revenue in Feb-Mar (the last 2 months); tenures 0, 1 and 2 months to March.
+    w.customer("N0", "2026-03-05", None)
+        .customer("N1", "2026-02-10", None)
+        .customer("N2", "2026-01-10", None);
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT customer_id, tenure_months, lifecycle_stage FROM customer_value ORDER BY customer_id")
+            .await,
+        [
+            row(&["N0", "0", "acquisition"]),
+            row(&["N1", "1", "acquisition"]),
+            row(&["N2", "2", "exit"])
+        ]
+    );
+}
+
 #[tokio::test]
 async fn tenure_below_new_customer_months_is_acquisition() {
     let mut w = stages_world();
@@ -141,4 +162,60 @@ async fn clv_is_null_when_nothing_churns_and_nothing_is_discounted() {
         .bill("C1", "2026-01-10", "120.00");
     let out = w.run().await;
     assert_eq!(out.value("SELECT clv FROM customer_value").await, "NULL");
+}
+
+/// One customer per pyramid tier, w = 3, t = 1, n = 4: V is MVC (rank 1 of
+/// CEIL(0.05 × 4) = 1), Z is BZ (a loss), G is MGC (uplift 50 × 3 − 50 = 100,
+/// the only one above 0), L is LVC.
+fn one_per_tier() -> World {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 1");
+    w.customer("V", "2024-01-01", None)
+        .bill("V", "2026-01-10", "100.00")
+        .bill("V", "2026-03-10", "100.00");
+    w.customer("G", "2024-01-01", None)
+        .bill("G", "2026-03-10", "50.00");
+    w.customer("L", "2024-01-01", None)
+        .bill("L", "2026-01-10", "30.00");
+    w.customer("Z", "2024-01-01", None)
+        .cost("Z", "2026-03-10", "10.00");
+    w
+}
+
+const POLICY: &str =
+    "SELECT customer_id, pyramid_tier, points_multiplier, action FROM customer_value ORDER BY customer_id";
+
+/// Without tier_policy: MVC ×3 retain, MGC ×2 cultivate, LVC ×1 upgrade, BZ ×0 phase_out.
+#[tokio::test]
+async fn the_default_tier_policy_is_written_per_tier() {
+    let out = one_per_tier().run().await;
+    assert_eq!(
+        out.rows(POLICY).await,
+        [
+            row(&["G", "MGC", "2", "cultivate"]),
+            row(&["L", "LVC", "1", "upgrade"]),
+            row(&["V", "MVC", "3", "retain"]),
+            row(&["Z", "BZ", "0", "phase_out"])
+        ]
+    );
+}
+
+/// A tier_policy of the pipeline replaces the default for every tier.
+#[tokio::test]
+async fn a_custom_tier_policy_is_written_per_tier() {
+    let mut w = one_per_tier();
+    w.set(
+        "tier_policy: {MVC: {points_multiplier: 5, action: vip_care}, MGC: {points_multiplier: 4, action: grow}, \
+         LVC: {points_multiplier: 7, action: nudge}, BZ: {points_multiplier: 1, action: review}}",
+    );
+    let out = w.run().await;
+    assert_eq!(
+        out.rows(POLICY).await,
+        [
+            row(&["G", "MGC", "4", "grow"]),
+            row(&["L", "LVC", "7", "nudge"]),
+            row(&["V", "MVC", "5", "vip_care"]),
+            row(&["Z", "BZ", "1", "review"])
+        ]
+    );
 }

@@ -96,7 +96,8 @@ async fn churn_rates_and_lifetime_value_follow_the_population() {
     let annual = out
         .value("SELECT annual_churn_rate FROM retention_savings WHERE population = 'LVC'")
         .await;
-    assert_eq!(annual, (1.0 - 0.8f64.powf(12.0)).to_string());
+    // 1 − 0.8^12 = 1 − 0.068719476736 = 0.931280523264, exactly.
+    assert_eq!(annual, "0.931280523264");
 }
 
 #[tokio::test]
@@ -131,4 +132,23 @@ async fn lifetime_value_is_rounded_once_from_the_exact_mean() {
     // 0.003 × (10/3 + 0) / 2 = 0.005 exactly → 0.01 (12-place intermediates give 0.00).
     let rows = out.column("SELECT lifetime_value_retained FROM retention_savings WHERE population IN ('all', 'LVC')").await;
     assert_eq!(rows, ["0.01", "0.01"]);
+}
+
+/// annual_revenue_retained is 12 × the unrounded monthly figure, rounded once.
+#[tokio::test]
+async fn annual_revenue_is_twelve_times_the_unrounded_monthly_figure() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("churn_reduction_scenarios: [0.5]");
+    w.customer("C1", "2025-01-01", None)
+        .bill("C1", "2026-03-10", "10.01");
+    let out = w.run().await;
+    // arpu = 10.01 / ((1 + 1) / 2); monthly = 0.5 × 10.01 = 5.005 → 5.01;
+    // annual = 12 × 5.005 = 60.06, not 12 × 5.01 = 60.12.
+    let rows = out
+        .rows(
+            "SELECT base_subscribers, arpu, customers_retained, monthly_revenue_retained, annual_revenue_retained
+             FROM retention_savings WHERE population = 'all'",
+        )
+        .await;
+    assert_eq!(rows, [row(&["1", "10.01", "0.5", "5.01", "60.06"])]);
 }

@@ -142,3 +142,46 @@ async fn minus_zero_and_zero_tie_in_a_factor() {
         [row(&["A", "0.0"]), row(&["B", "0.0"]), row(&["C", "1.0"])]
     );
 }
+
+/// growth_rate is null when previous_revenue ≤ 0: not a ratio over a
+/// negative base, nor a division by zero.
+#[tokio::test]
+async fn growth_rate_is_null_when_previous_revenue_is_not_positive() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 1");
+    // previous = February, recent = March.
+    w.customer("NEG", "2025-01-01", None)
+        .bill("NEG", "2026-02-10", "-5.00")
+        .bill("NEG", "2026-03-10", "20.00");
+    w.customer("ZERO", "2025-01-01", None)
+        .bill("ZERO", "2026-03-10", "20.00");
+    let out = w.run().await;
+    // The formula alone would give (20 + 5) / −5 = −5 for NEG.
+    assert_eq!(
+        out.rows("SELECT customer_id, previous_revenue, growth_rate FROM customer_value ORDER BY customer_id")
+            .await,
+        [row(&["NEG", "-5.00", "NULL"]), row(&["ZERO", "0.00", "NULL"])]
+    );
+}
+
+/// Scores tie when their exact values are equal, whatever factors they come
+/// from; the tie then goes to profit_w.
+#[tokio::test]
+async fn equal_exact_scores_from_different_factors_tie() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("score_weights: {revenue: 0.1, receivables_turnover: 0.2, cooperation_score: 0.3}");
+    // A tops revenue and turnover (norms 1, 1, 0), B tops cooperation (0, 0, 1):
+    // A = (0.1 + 0.2) / 0.6 = 1/2 = 0.3 / 0.6 = B. In binary floating point
+    // 0.1 + 0.2 > 0.3, which would rank A first; exactly, B's larger profit wins.
+    w.customer_scored("A", "2", "10")
+        .bill("A", "2026-01-05", "100.00")
+        .cost("A", "2026-01-06", "90.00");
+    w.customer_scored("B", "1", "80")
+        .bill("B", "2026-01-05", "50.00");
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT customer_id, score, value_rank FROM customer_value ORDER BY value_rank")
+            .await,
+        [row(&["B", "0.5", "1"]), row(&["A", "0.5", "2"])]
+    );
+}

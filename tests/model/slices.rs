@@ -65,3 +65,37 @@ async fn customers_out_of_scope_are_unranked() {
     );
     assert_eq!(out.value("SELECT COUNT(*) FROM arpu WHERE dimension = 'pyramid_tier' AND dimension_value = 'UNRANKED'").await, "3");
 }
+
+/// Only a null, empty or whitespace-only value becomes `UNKNOWN`; nothing
+/// else is trimmed, folded to one case or read as null.
+#[tokio::test]
+async fn no_value_is_normalised_beyond_unknown() {
+    let mut w = World::new("2026-03-31", 1);
+    for (id, region) in [
+        ("C1", "north"),
+        ("C2", "North"),
+        ("C3", " north"),
+        ("C4", "null"),
+        ("C5", ""),
+        ("C6", "  "),
+    ] {
+        w.customer_in(id, region, "consumer", "2025-01-01", None);
+    }
+    let out = w.run().await;
+    // Ordered by bytes: ' ' < 'N' < 'U' < 'n'; every customer is open in March.
+    let rows = out
+        .rows(
+            "SELECT dimension_value, open_subscribers FROM arpu WHERE dimension = 'region' ORDER BY 1",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        [
+            row(&[" north", "1"]),
+            row(&["North", "1"]),
+            row(&["UNKNOWN", "2"]),
+            row(&["north", "1"]),
+            row(&["null", "1"])
+        ]
+    );
+}

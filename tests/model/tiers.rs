@@ -90,16 +90,67 @@ async fn b_rising_is_the_top_share_of_b_by_value_rank() {
     let mut w = World::new("2026-03-31", 3);
     w.set("a_share: 0")
         .set("b_share: 1")
-        .set("b_rising_share: 0.3");
-    for i in 1..=10 {
+        .set("b_rising_share: 0.28");
+    for i in 1..=25 {
         let id = format!("B{i:02}");
         w.customer(&id, "2025-01-01", None)
             .bill(&id, "2026-03-05", &format!("{}.00", 100 - i));
     }
     let out = w.run().await;
-    // n_B = 10: CEIL(0.3 × 10) = 3, exactly (0.3 × 10 in binary is 3.0000000000000004).
+    // n_B = 25: CEIL(0.28 × 25) = 7, exactly; in binary floating point
+    // 0.28 × 25 is 7.000000000000001, whose CEIL is 8.
     let rising = out
         .column("SELECT customer_id FROM customer_value WHERE b_rising ORDER BY value_rank")
         .await;
-    assert_eq!(rising, ["B01", "B02", "B03"]);
+    assert_eq!(rising, ["B01", "B02", "B03", "B04", "B05", "B06", "B07"]);
+}
+
+/// ab = CEIL((a_share + b_share) × n), the sum and the product both exact.
+#[tokio::test]
+async fn the_b_cut_off_is_the_exact_ceiling_of_the_summed_shares() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("a_share: 0.05").set("b_share: 0.55");
+    for (id, amount) in [
+        ("T1", "500.00"),
+        ("T2", "400.00"),
+        ("T3", "300.00"),
+        ("T4", "200.00"),
+        ("T5", "100.00"),
+    ] {
+        w.customer(id, "2025-01-01", None)
+            .bill(id, "2026-03-05", amount);
+    }
+    let out = w.run().await;
+    // a = CEIL(0.05 × 5) = 1; ab = CEIL((0.05 + 0.55) × 5) = CEIL(3) = 3. In binary
+    // floating point (0.05 + 0.55) × 5 is 3.0000000000000004 (CEIL 4), and
+    // CEIL(0.05 × 5) + CEIL(0.55 × 5) is 1 + 3 = 4.
+    let classes = out
+        .column("SELECT abc_class FROM customer_value ORDER BY value_rank")
+        .await;
+    assert_eq!(classes, ["A", "B", "B", "C", "C"]);
+}
+
+/// MGC: equal uplifts are ordered by customer_id ascending, not by value_rank.
+#[tokio::test]
+async fn mgc_ties_on_uplift_go_to_the_smaller_customer_id() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 1")
+        .set("mvc_share: 0")
+        .set("mgc_share: 0.5");
+    // M2: profit_w 25, recent 15, uplift 15 × 3 − 25 = 20 (value_rank 1);
+    // M1: profit_w 10, recent 10, uplift 10 × 3 − 10 = 20. MGC = CEIL(0.5 × 2) = 1.
+    w.customer("M2", "2025-01-01", None)
+        .bill("M2", "2026-01-05", "10.00")
+        .bill("M2", "2026-03-05", "15.00");
+    w.customer("M1", "2025-01-01", None)
+        .bill("M1", "2026-03-05", "10.00");
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT customer_id, value_rank, uplift, pyramid_tier FROM customer_value ORDER BY customer_id")
+            .await,
+        [
+            row(&["M1", "2", "20.00", "MGC"]),
+            row(&["M2", "1", "20.00", "LVC"])
+        ]
+    );
 }

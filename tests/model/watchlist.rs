@@ -108,3 +108,90 @@ async fn exit_customers_are_never_watched() {
         "0"
     );
 }
+
+/// A customer watched only for being in class A (LVC, neither MVC nor MGC) is
+/// listed; the same fall in class C is not watched.
+#[tokio::test]
+async fn a_class_a_customer_outside_mvc_and_mgc_is_watched() {
+    let mut w = World::new("2026-03-31", 3);
+    w.set("trend_months: 1")
+        .set("mvc_share: 0")
+        .set("mgc_share: 0");
+    // n = 2: a = CEIL(0.2 × 2) = 1 (A1), ab = CEIL(0.5 × 2) = 1, so C1 is C.
+    // Each bills the same in January and February and half of it in March: a
+    // drop against the February baseline (t = 1), and decline.
+    for (id, feb, mar) in [("A1", "100.00", "50.00"), ("C1", "10.00", "5.00")] {
+        w.customer(id, "2024-01-01", None)
+            .bill(id, "2026-01-10", feb)
+            .bill(id, "2026-02-10", feb)
+            .bill(id, "2026-03-10", mar);
+    }
+    let out = w.run().await;
+    let rows = out
+        .rows(
+            "SELECT customer_id, pyramid_tier, abc_class, lifecycle_stage, last_month_revenue, baseline_revenue, drop_ratio, reason
+             FROM churn_watchlist",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        [row(&[
+            "A1",
+            "LVC",
+            "A",
+            "decline",
+            "50.00",
+            "100.00",
+            "0.5",
+            "revenue_drop+declining"
+        ])]
+    );
+}
+
+/// The watchlist row of one MVC customer billed Nov-Mar (w = 6, t = 2).
+async fn watched_alone(amounts: [&str; 5]) -> Vec<Vec<String>> {
+    let mut w = World::new("2026-03-31", 6);
+    w.set("trend_months: 2").set("mvc_share: 1");
+    monthly(&mut w, "W", None, amounts);
+    w.run()
+        .await
+        .rows(
+            "SELECT lifecycle_stage, last_month_revenue, baseline_revenue, drop_ratio, reason
+             FROM churn_watchlist",
+        )
+        .await
+}
+
+/// drop_ratio is null when the baseline is ≤ 0, and no drop is tested then.
+#[tokio::test]
+async fn drop_ratio_is_null_when_the_baseline_is_not_positive() {
+    // previous (Dec-Jan) = 50, recent (Feb-Mar) = 20 ≤ 0.8 × 50: decline; the
+    // last 2 months sum to 20 > 0, so not exit. baseline = (−50 + 30) / 2 = −10.
+    // Without the guard: drop_ratio 1 − (−10 / −10) = 0, and −10 × 2 ≤ 0.7 × (−20)
+    // would add revenue_drop.
+    let rows = watched_alone(["0.00", "100.00", "-50.00", "30.00", "-10.00"]).await;
+    assert_eq!(
+        rows,
+        [row(&["decline", "-10.00", "-10.00", "NULL", "declining"])]
+    );
+}
+
+/// baseline_revenue is the exact mean, rounded once half away from zero to cents.
+#[tokio::test]
+async fn the_baseline_is_rounded_half_away_from_zero_to_cents() {
+    // baseline = (50.00 + 50.05) / 2 = 50.025 → 50.03 (binary floating point has
+    // 50.02499…, and half to even gives 50.02). 10 × 2 ≤ 0.7 × 100.05: drop;
+    // recent 60.05 ≤ 0.8 × 150: decline. drop_ratio = 1 − 10 / 50.025 = 1601 / 2001.
+    let rows = watched_alone(["100.00", "100.00", "50.00", "50.05", "10.00"]).await;
+    let ratio = (1601.0f64 / 2001.0).to_string();
+    assert_eq!(
+        rows,
+        [row(&[
+            "decline",
+            "10.00",
+            "50.03",
+            &ratio,
+            "revenue_drop+declining"
+        ])]
+    );
+}

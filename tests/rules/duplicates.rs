@@ -111,3 +111,75 @@ async fn customers_duplicates_keep_the_latest_row() {
         vec![strings(&["new"])]
     );
 }
+
+/// Paths compare by their UTF-8 bytes: `B` before `a` (not by case), `10`
+/// before `9` (not naturally), `z` before `é` (not by locale), `Ａ` (U+FF21)
+/// before `😀` (U+1F600, whose UTF-16 form would sort first).
+#[tokio::test]
+async fn paths_compare_by_their_utf8_bytes() {
+    let f = Fixture::with_customers();
+    for (file, id, amount) in [
+        ("B.csv", "I1", "1.00"),
+        ("a.csv", "I1", "2.00"),
+        ("10.csv", "I2", "3.00"),
+        ("9.csv", "I2", "4.00"),
+        ("z.csv", "I3", "5.00"),
+        ("é.csv", "I3", "6.00"),
+        ("Ａ.csv", "I4", "7.00"),
+        ("😀.csv", "I4", "8.00"),
+    ] {
+        f.write(
+            &format!("billing/{file}"),
+            format!("{BILLING_HEADER}{}", line(id, amount)),
+        );
+    }
+    let a = f.accepted().await;
+    let rows = query(
+        &a,
+        "SELECT invoice_id, amount FROM billing ORDER BY invoice_id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            strings(&["I1", "2.00"]),
+            strings(&["I2", "4.00"]),
+            strings(&["I3", "6.00"]),
+            strings(&["I4", "8.00"])
+        ]
+    );
+}
+
+/// Lines compare as integers: line 10 is later than line 9 (as text, "9" > "10").
+#[tokio::test]
+async fn line_10_is_later_than_line_9() {
+    let f = Fixture::with_customers();
+    // Header on line 1, F1-F7 on lines 2-8, I1 on lines 9 and 10.
+    let filler: String = (1..=7).map(|i| line(&format!("F{i}"), "0.00")).collect();
+    f.write(
+        "billing/a.csv",
+        format!(
+            "{BILLING_HEADER}{filler}{}{}",
+            line("I1", "1.00"),
+            line("I1", "2.00")
+        ),
+    );
+    let a = f.accepted().await;
+    assert_eq!(
+        query(&a, "SELECT amount FROM billing WHERE invoice_id = 'I1'").await,
+        vec![strings(&["2.00"])]
+    );
+    f.run_ok().await;
+    let rejected = f.rejected("billing").await;
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| (r.reason.as_str(), r.line, r.detail.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            "duplicate_key",
+            9,
+            "invoice_id 'I1' line_no 1 is kept from a.csv line 10"
+        )]
+    );
+}

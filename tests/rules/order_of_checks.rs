@@ -5,11 +5,17 @@ use super::common::*;
 
 /// Billing rows after the header, each checked against the expected (reason, detail).
 async fn billing_cases(rows: &[(&str, &str, &str)]) {
+    source_cases("billing", BILLING_HEADER, rows).await;
+}
+
+/// Rows of one source after its header, each checked against the expected
+/// (reason, detail); an empty reason is a row accepted.
+async fn source_cases(source: &str, header: &str, rows: &[(&str, &str, &str)]) {
     let f = Fixture::with_customers();
     let body: String = rows.iter().map(|(row, _, _)| format!("{row}\n")).collect();
-    f.write("billing/b.csv", format!("{BILLING_HEADER}{body}"));
+    f.write(&format!("{source}/x.csv"), format!("{header}{body}"));
     f.run_ok().await;
-    let rejected = f.rejected("billing").await;
+    let rejected = f.rejected(source).await;
     let got: Vec<(String, String)> = rejected
         .iter()
         .map(|r| (r.reason.clone(), r.detail.clone()))
@@ -53,6 +59,35 @@ async fn billing_checks_run_missing_then_date_then_numbers_then_currency_then_fu
         ),
         ("I7,1,C1,2026-03-31,voice,1.00,CNY", "", ""),
     ])
+    .await;
+}
+
+#[tokio::test]
+async fn costs_checks_run_missing_then_date_then_amount_then_currency_then_future() {
+    source_cases(
+        "costs",
+        COSTS_HEADER,
+        &[
+            (",,2026-99-99,support,x,RMB", "missing_field", "missing cost_id"),
+            (
+                "K2,C1,2026-99-99,support,x,RMB",
+                "bad_date",
+                "cost_date '2026-99-99'",
+            ),
+            ("K3,C1,2026-01-15,support,x,RMB", "bad_number", "amount 'x'"),
+            (
+                "K4,C1,2026-04-01,support,1.00,RMB",
+                "bad_currency",
+                "currency 'RMB'",
+            ),
+            (
+                "K5,C1,2026-04-01,support,1.00,CNY",
+                "future_date",
+                "cost_date 2026-04-01 is after as_of 2026-03-31",
+            ),
+            ("K6,C1,2026-03-31,support,1.00,CNY", "", ""),
+        ],
+    )
     .await;
 }
 
