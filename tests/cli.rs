@@ -143,9 +143,18 @@ fn environment_variables_are_substituted() {
 
 #[test]
 fn every_verb_documents_its_flags() {
-    let pipeline = ["--set", "--input", "--output", "--temp-dir", "--memory-limit"];
+    let pipeline = [
+        "--set",
+        "--input",
+        "--output",
+        "--temp-dir",
+        "--memory-limit",
+    ];
     let verbs: [(&str, Vec<&str>); 4] = [
-        ("run", [&pipeline[..], &["--as-of", "--explain"][..]].concat()),
+        (
+            "run",
+            [&pipeline[..], &["--as-of", "--explain"][..]].concat(),
+        ),
         (
             "backfill",
             [&pipeline[..], &["--from", "--to", "--force"][..]].concat(),

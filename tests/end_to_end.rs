@@ -104,7 +104,10 @@ fn the_sample_pipeline_runs_and_accounts_for_every_row() {
     for record in snapshot.lines().skip(1) {
         for secret in record.split(',').skip(1).take(2) {
             assert!(!secret.is_empty(), "{record}");
-            assert!(!rejected.contains(secret), "{secret} is in the rejected rows");
+            assert!(
+                !rejected.contains(secret),
+                "{secret} is in the rejected rows"
+            );
             secrets += 1;
         }
     }
@@ -124,9 +127,10 @@ fn every_table_is_zstd_parquet_without_a_name_or_phone_column() {
         .filter(|f| f.ends_with(".parquet"))
     {
         let table = file.split('/').next().unwrap().to_owned();
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(out.path().join(file)).unwrap())
-                .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(out.path().join(file)).unwrap(),
+        )
+        .unwrap();
         for field in reader.schema().fields() {
             let column = field.name().to_ascii_lowercase();
             assert!(

@@ -82,7 +82,11 @@ fn a_rerun_replaces_exactly_the_partitions_it_owns() {
     let owned = partitions(out.path());
     assert_eq!(owned.len(), first.len());
     for partition in &owned {
-        assert_eq!(success_run(out.path(), partition), second_run, "{partition}");
+        assert_eq!(
+            success_run(out.path(), partition),
+            second_run,
+            "{partition}"
+        );
     }
     for f in foreign {
         assert_eq!(std::fs::read(out.path().join(f)).unwrap(), b"not ours");

@@ -182,8 +182,7 @@ fn one_per_tier() -> World {
     w
 }
 
-const POLICY: &str =
-    "SELECT customer_id, pyramid_tier, points_multiplier, action FROM customer_value ORDER BY customer_id";
+const POLICY: &str = "SELECT customer_id, pyramid_tier, points_multiplier, action FROM customer_value ORDER BY customer_id";
 
 /// Without tier_policy: MVC ×3 retain, MGC ×2 cultivate, LVC ×1 upgrade, BZ ×0 phase_out.
 #[tokio::test]

@@ -68,7 +68,11 @@ async fn costs_checks_run_missing_then_date_then_amount_then_currency_then_futur
         "costs",
         COSTS_HEADER,
         &[
-            (",,2026-99-99,support,x,RMB", "missing_field", "missing cost_id"),
+            (
+                ",,2026-99-99,support,x,RMB",
+                "missing_field",
+                "missing cost_id",
+            ),
             (
                 "K2,C1,2026-99-99,support,x,RMB",
                 "bad_date",
