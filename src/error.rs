@@ -82,14 +82,21 @@ impl Error {
 /// A storage failure surfacing through DataFusion, the Parquet writer or
 /// anything else that wraps it is still a storage failure (exit 5).
 fn caused_by_storage(error: &(dyn std::error::Error + 'static)) -> bool {
+    storage_cause(error).is_some()
+}
+
+/// The object store failure at the root of `error`, however wrapped.
+pub fn storage_cause<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e object_store::Error> {
     let mut cause = Some(error);
     while let Some(e) = cause {
-        if e.downcast_ref::<object_store::Error>().is_some() {
-            return true;
+        if let Some(found) = e.downcast_ref::<object_store::Error>() {
+            return Some(found);
         }
         cause = e.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]

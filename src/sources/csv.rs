@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 
 use super::csv_split::{CsvSplitter, Record};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::{RecordSink, cut_raw};
+use super::header::{NamedIn, map_columns, normalise};
+use super::record::{RecordSink, cut_raw};
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::{Error, Result};
@@ -169,57 +170,19 @@ impl<'a> CsvReader<'a> {
 
     fn read_header(&mut self, r: &Record) -> Result<Header> {
         let names: Vec<String> = (0..r.field_count())
-            .map(|i| {
-                decode_lossy(self.encoding, r.field(i))
-                    .trim()
-                    .to_lowercase()
-            })
+            .map(|i| normalise(&decode_lossy(self.encoding, r.field(i))))
             .collect();
-        // Required columns first: a first line that names none is likely a
-        // record, not a header, and its text is not quoted in the error.
-        let fields: Vec<Option<usize>> = self
-            .columns
-            .iter()
-            .map(|c| names.iter().position(|n| n == c.name))
-            .collect();
-        if let Some(c) = self
-            .columns
-            .iter()
-            .zip(&fields)
-            .find(|(c, f)| c.required && f.is_none())
-        {
-            return Err(Error::config(format!(
-                "{}: missing required column '{}'",
-                self.label, c.0.name
-            )));
-        }
-        // Trailing commas of spreadsheet exports name no column: not doubles.
-        for (i, name) in names.iter().enumerate() {
-            if !name.is_empty() && names[..i].contains(name) {
-                return Err(Error::config(format!(
-                    "{}: line {}: the header names column '{name}' twice",
-                    self.label, r.line
-                )));
-            }
-        }
-        let known: BTreeSet<&str> = self.columns.iter().map(|c| c.name).collect();
-        self.extra_columns.extend(
-            names
-                .iter()
-                .filter(|n| !known.contains(n.as_str()))
-                .cloned(),
-        );
-        let personal = self
-            .columns
-            .iter()
-            .zip(&fields)
-            .filter(|(c, _)| c.personal)
-            .filter_map(|(_, f)| *f)
-            .collect();
+        let map = map_columns(
+            self.columns,
+            &names,
+            self.label,
+            NamedIn::HeaderLine(r.line),
+        )?;
+        self.extra_columns.extend(map.extra);
         Ok(Header {
             width: names.len(),
-            fields,
-            personal,
+            fields: map.fields,
+            personal: map.personal,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! bytes are kept and the splitter reads on to its end, so that a stray quote
 //! near the start of a large file costs no more memory than the limit.
 
-use super::raw::{KEPT_BYTES, TOO_LONG};
+use super::record::{KEPT_BYTES, TOO_LONG};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

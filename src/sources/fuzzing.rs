@@ -8,7 +8,7 @@ use crate::error::Result;
 
 use super::csv::CsvReader;
 use super::ndjson::NdjsonReader;
-use super::raw::{Collect, RawRecord};
+use super::record::{Collect, RawRecord};
 use super::spec::columns;
 
 /// What a file read as: its records, and the error that stopped it, as
@@ -84,7 +84,7 @@ pub fn check(
             "{source}: lines {lines:?}"
         );
         for r in &whole.0 {
-            if r.malformed.as_deref() == Some(super::raw::TOO_LONG) {
+            if r.malformed.as_deref() == Some(super::record::TOO_LONG) {
                 assert!(
                     r.raw.len() <= 1024,
                     "{source}: a cut raw of {} bytes",

@@ -8,23 +8,23 @@ mod csv_split;
 mod decode;
 #[doc(hidden)]
 pub mod fuzzing;
+mod header;
 pub mod listing;
 mod ndjson;
 mod object_reader;
 mod parquet_in;
-mod raw;
+mod record;
 mod reread;
 pub mod spec;
+mod stage_sink;
 mod validate;
 pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Path as FsPath, PathBuf};
 
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
-use parquet::arrow::ArrowWriter;
+use object_store::GetOptions;
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
@@ -35,7 +35,8 @@ use crate::config::{Params, SourceSettings};
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::storage::Location;
-use raw::RecordSink;
+use record::RecordSink;
+use stage_sink::StageSink;
 use validate::{CheckContext, Checker};
 
 /// What reading one source produced.
@@ -90,10 +91,7 @@ pub async fn read_source(
     }
     std::fs::create_dir_all(&read.staged)?;
     std::fs::create_dir_all(&read.rejected)?;
-    // An empty part, so the staged tables have their schema with no files.
-    let (staged, rejected) = stage_writers(source, &read.staged, &read.rejected, "empty")?;
-    staged.close()?;
-    rejected.close()?;
+    stage_sink::write_empty_parts(source, &read.staged, &read.rejected)?;
     let mut extra = BTreeSet::new();
     // Files are read in parallel, one task and one pair of staging parts
     // each; two tasks a core, since a task now and then waits for its next
@@ -210,8 +208,6 @@ struct FileTask {
 
 impl FileTask {
     async fn run(self) -> Result<(InputFile, FileFound, BTreeMap<String, u64>)> {
-        let part = format!("{:05}", self.file_id);
-        let (staged, rejected) = stage_writers(self.source, &self.staged, &self.rejected, &part)?;
         let checker = Checker::new(CheckContext {
             source: self.source,
             currency: &self.currency,
@@ -220,11 +216,9 @@ impl FileTask {
             file_id: self.file_id,
             dt: self.file.dt,
         });
-        let mut sink = StageSink {
-            staged,
-            rejected,
-            checker,
-        };
+        let part = format!("{:05}", self.file_id);
+        let mut sink =
+            StageSink::create(self.source, &self.staged, &self.rejected, &part, checker)?;
         let found = read_records(
             &self.location,
             &self.file,
@@ -232,6 +226,7 @@ impl FileTask {
             self.max_record_bytes,
             self.source,
             &mut sink,
+            GetOptions::default(),
         )
         .await?;
         let by_reason = sink.finish()?;
@@ -248,7 +243,9 @@ struct FileFound {
 }
 
 /// Reads one file's records, handing them to `sink` one at a time; a CSV
-/// record or NDJSON line longer than `max_record_bytes` is malformed.
+/// record or NDJSON line longer than `max_record_bytes` is malformed. A
+/// text file is read in one GET with `get`'s preconditions; a Parquet file
+/// in ranged reads, each with `get.if_match`.
 async fn read_records(
     location: &Location,
     file: &InputFile,
@@ -256,6 +253,7 @@ async fn read_records(
     max_record_bytes: usize,
     source: SourceName,
     sink: &mut impl RecordSink,
+    get: GetOptions,
 ) -> Result<FileFound> {
     let label = format!("{}/{}", location, file.relative);
     let columns = spec::columns(source);
@@ -265,6 +263,7 @@ async fn read_records(
                 std::sync::Arc::clone(&location.store),
                 file.path.clone(),
                 file.size,
+                get.if_match,
                 columns,
                 &label,
                 sink,
@@ -279,7 +278,9 @@ async fn read_records(
         Format::Csv => {
             let mut reader =
                 csv::CsvReader::new(columns, settings.encoding, &label, max_record_bytes);
-            stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
+            location
+                .stream(&file.path, get, &label, |chunk| reader.feed(chunk, sink))
+                .await?;
             reader.finish(sink)?;
             let empty = !reader.has_header();
             Ok(FileFound {
@@ -291,7 +292,9 @@ async fn read_records(
         Format::Ndjson => {
             let mut reader =
                 ndjson::NdjsonReader::new(columns, settings.encoding, &label, max_record_bytes);
-            stream_file(location, file, &label, |chunk| reader.feed(chunk, sink)).await?;
+            location
+                .stream(&file.path, get, &label, |chunk| reader.feed(chunk, sink))
+                .await?;
             reader.finish(sink)?;
             Ok(FileFound {
                 records: reader.records,
@@ -299,148 +302,5 @@ async fn read_records(
                 empty: false,
             })
         }
-    }
-}
-
-/// Feeds an object's bytes to `feed` as they arrive.
-async fn stream_file(
-    location: &Location,
-    file: &InputFile,
-    label: &str,
-    mut feed: impl FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
-    let got = location
-        .store
-        .get(&file.path)
-        .await
-        .map_err(|e| Error::storage(format!("reading {label}"), e))?;
-    let failed = |e| Error::storage(format!("reading {label}"), e);
-    match got.payload {
-        object_store::GetResultPayload::File(file, _) => {
-            let mut chunks = local_chunks(file, label);
-            while let Some(chunk) = chunks.next().await {
-                feed(&chunk?)?;
-            }
-        }
-        object_store::GetResultPayload::Stream(mut chunks) => {
-            while let Some(chunk) = chunks.next().await {
-                feed(&chunk.map_err(failed)?)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A local file's bytes, 1 MiB at a time. object_store streams local files
-/// in 8 KiB reads, one blocking task each, which costs more in thread
-/// hand-offs than the reads themselves.
-fn local_chunks(
-    file: File,
-    label: &str,
-) -> futures::stream::BoxStream<'static, Result<bytes::Bytes>> {
-    const CHUNK: u64 = 1 << 20;
-    let label = label.to_owned();
-    futures::stream::try_unfold(Some(file), move |file| {
-        let label = label.clone();
-        async move {
-            let Some(file) = file else { return Ok(None) };
-            let read = tokio::task::spawn_blocking(move || {
-                use std::io::Read;
-                let mut buffer = Vec::with_capacity(CHUNK as usize);
-                let mut file = file;
-                (&mut file).take(CHUNK).read_to_end(&mut buffer)?;
-                Ok::<_, std::io::Error>((buffer, file))
-            })
-            .await
-            .map_err(|e| Error::internal(format!("reading {label}: {e}")))?;
-            let (buffer, file) = read.map_err(|e| {
-                let source = object_store::Error::Generic {
-                    store: "LocalFileSystem",
-                    source: Box::new(e),
-                };
-                Error::storage(format!("reading {label}"), source)
-            })?;
-            if buffer.is_empty() {
-                return Ok(None);
-            }
-            let more = (buffer.len() as u64 == CHUNK).then_some(file);
-            Ok(Some((bytes::Bytes::from(buffer), more)))
-        }
-    })
-    .boxed()
-}
-
-/// Local Parquet writers for one part (`part-<part>.parquet`) of a
-/// source's staged and rejected folders.
-fn stage_writers(
-    source: SourceName,
-    staged: &FsPath,
-    rejected: &FsPath,
-    part: &str,
-) -> Result<(ArrowWriter<File>, ArrowWriter<File>)> {
-    let name = format!("part-{part}.parquet");
-    let writer = |folder: &FsPath, schema: datafusion::arrow::datatypes::SchemaRef| {
-        let props = crate::scratch::writer_properties(&schema);
-        ArrowWriter::try_new(File::create(folder.join(&name))?, schema, Some(props))
-            .map_err(Error::from)
-    };
-    Ok((
-        writer(staged, spec::staged_schema(source))?,
-        writer(rejected, spec::rejected_schema())?,
-    ))
-}
-
-/// Checks one file's records as they are read and writes the checked rows,
-/// a batch at a time, to its staging part.
-struct StageSink<'a> {
-    staged: ArrowWriter<File>,
-    rejected: ArrowWriter<File>,
-    checker: Checker<'a>,
-}
-
-impl StageSink<'_> {
-    /// Writes the checked rows once a batch's worth has built up.
-    fn write_when_full(&mut self) -> Result<()> {
-        if self.checker.is_full() {
-            self.write()
-        } else {
-            Ok(())
-        }
-    }
-
-    fn write(&mut self) -> Result<()> {
-        let (staged, rejected) = self.checker.take()?;
-        self.staged.write(&staged)?;
-        self.rejected.write(&rejected)?;
-        Ok(())
-    }
-
-    /// Closes the part; the rows rejected, by reason.
-    fn finish(mut self) -> Result<BTreeMap<String, u64>> {
-        self.write()?;
-        self.staged.close()?;
-        self.rejected.close()?;
-        let by_reason = self.checker.by_reason();
-        Ok(by_reason
-            .iter()
-            .map(|(r, n)| ((*r).to_owned(), *n))
-            .collect())
-    }
-}
-
-impl RecordSink for StageSink<'_> {
-    fn record<'t, 'r>(
-        &mut self,
-        line: i64,
-        field: impl Fn(usize) -> Option<&'t str>,
-        raw: impl FnOnce() -> std::borrow::Cow<'r, str>,
-    ) -> Result<()> {
-        self.checker.record(line, field, raw);
-        self.write_when_full()
-    }
-
-    fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()> {
-        self.checker.malformed(line, raw, detail);
-        self.write_when_full()
     }
 }

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::csv::{REDACTED, WITHHELD};
 use super::decode::{decode_lossy, decode_strict, encoding_name};
-use super::raw::{KEPT_BYTES, RecordSink, TOO_LONG, cut_raw};
+use super::record::{KEPT_BYTES, RecordSink, TOO_LONG, cut_raw};
 use super::spec::Column;
 use crate::config::Encoding;
 use crate::error::Result;
@@ -338,7 +338,7 @@ fn redact(entries: &[Entry], columns: &[Column]) -> String {
 mod tests {
     use super::*;
     use crate::domain::SourceName;
-    use crate::sources::raw::Collect;
+    use crate::sources::record::Collect;
     use crate::sources::spec;
 
     /// (fields, raw, malformed detail) of each record of `text`.

@@ -35,10 +35,11 @@ use parquet::basic::Type as PhysicalType;
 use parquet::schema::types::{SchemaDescriptor, Type, TypePtr};
 
 use super::csv::REDACTED;
+use super::header::{NamedIn, map_columns, normalise};
 use super::object_reader::ObjectReader;
-use super::raw::{BATCH_ROWS, RecordSink};
+use super::record::{BATCH_ROWS, RecordSink};
 use super::spec::Column;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, storage_cause};
 
 /// What reading a Parquet file found.
 #[derive(Default)]
@@ -47,18 +48,23 @@ pub struct ParquetStats {
     pub extra_columns: BTreeSet<String>,
 }
 
-/// Reads every row group of a Parquet object, in batches.
+/// Reads every row group of a Parquet object, in batches; with `if_match`,
+/// every read fails once the object is no longer that version.
 pub async fn read_parquet(
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+    if_match: Option<String>,
     columns: &'static [Column],
     label: &str,
     sink: &mut impl RecordSink,
 ) -> Result<ParquetStats> {
-    let mut reader = ObjectReader::new(store, path, size);
-    let unreadable = |e: parquet::errors::ParquetError| {
-        Error::config(format!("{label}: not a readable Parquet file: {e}"))
+    let mut reader = ObjectReader::new(store, path, size, if_match);
+    // A store that fails (or a re-read that finds the file replaced) is not
+    // a file that cannot be read.
+    let unreadable = |e: parquet::errors::ParquetError| match storage_cause(&e) {
+        Some(_) => Error::Parquet(e),
+        None => Error::config(format!("{label}: not a readable Parquet file: {e}")),
     };
     // The file's own types decide which columns can be read at all.
     let plain = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
@@ -68,21 +74,19 @@ pub async fn read_parquet(
     let names: Vec<String> = schema
         .fields()
         .iter()
-        .map(|f| f.name().trim().to_lowercase())
+        .map(|f| normalise(f.name()))
         .collect();
-    let mapping = map_columns(columns, &names, label)?;
+    let map = map_columns(columns, &names, label, NamedIn::Schema)?;
+    let mapping = map.fields;
     for (column, index) in columns.iter().zip(&mapping) {
         if let Some(i) = index {
             check_type(schema.field(*i).data_type(), column.name, label)?;
         }
     }
-    let mut stats = ParquetStats::default();
-    let known: BTreeSet<&str> = columns.iter().map(|c| c.name).collect();
-    stats.extra_columns = names
-        .iter()
-        .filter(|n| !known.contains(n.as_str()))
-        .cloned()
-        .collect();
+    let mut stats = ParquetStats {
+        records: 0,
+        extra_columns: map.extra,
+    };
 
     // The footer is read again with the types changed (see the module docs);
     // the reader still holds its bytes, so that costs no request.
@@ -163,32 +167,6 @@ fn unannotated(t: &Type) -> parquet::errors::Result<Type> {
         .with_repetition(info.repetition())
         .with_id(info.has_id().then(|| info.id()))
         .build()
-}
-
-/// For each source column, the file column that holds it.
-fn map_columns(columns: &[Column], names: &[String], label: &str) -> Result<Vec<Option<usize>>> {
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(Error::config(format!(
-                "{label}: the file names column '{name}' twice"
-            )));
-        }
-    }
-    let mapping: Vec<Option<usize>> = columns
-        .iter()
-        .map(|c| names.iter().position(|n| n == c.name))
-        .collect();
-    if let Some((c, _)) = columns
-        .iter()
-        .zip(&mapping)
-        .find(|(c, m)| c.required && m.is_none())
-    {
-        return Err(Error::config(format!(
-            "{label}: missing required column '{}'",
-            c.name
-        )));
-    }
-    Ok(mapping)
 }
 
 fn check_type(data_type: &DataType, name: &str, label: &str) -> Result<()> {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use object_store::ObjectStoreExt;
+use object_store::{GetOptions, ObjectStoreExt};
 
-use super::raw::Collect;
+use super::record::Collect;
 use super::{InputFile, SourceRead, read_records, spec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, storage_cause};
 
 /// The `raw` text (redacted as in `rejected`) of the records of file
 /// `file_id` of `read` that start at `lines`: rows of [`spec::raw_schema`].
@@ -25,18 +25,38 @@ pub async fn raw_records(
         .ok()
         .and_then(|i| read.files.get(i))
         .ok_or_else(|| Error::internal(format!("{}: no file {file_id}", read.source)))?;
-    unchanged(read, file).await?;
+    // Each GET itself checks that the file is still the one the run read;
+    // a store without ETags has only the size to go by.
+    let get = match &file.e_tag {
+        Some(e_tag) => GetOptions {
+            if_match: Some(e_tag.clone()),
+            ..GetOptions::default()
+        },
+        None => {
+            unchanged(read, file).await?;
+            GetOptions::default()
+        }
+    };
     let columns = spec::columns(read.source).len();
     let mut sink = Collect::new(columns, |line| lines.contains(&line));
-    read_records(
+    let found = read_records(
         &read.origin,
         file,
         &read.settings,
         read.max_record_bytes,
         read.source,
         &mut sink,
+        get,
     )
-    .await?;
+    .await;
+    if let Err(e) = found {
+        return match storage_cause(&e) {
+            Some(
+                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+            ) => Err(changed(read, file)),
+            _ => Err(e),
+        };
+    }
     if sink.records.len() != lines.len() {
         return Err(changed(read, file));
     }
@@ -92,17 +112,46 @@ mod tests {
         I2,1,C1,2026-01-15,voice,2.00,CNY\n";
 
     async fn put(location: &Location, text: &str) {
-        let payload = PutPayload::from(text.as_bytes().to_vec());
+        put_bytes(location, "b.csv", text.as_bytes().to_vec()).await;
+    }
+
+    async fn put_bytes(location: &Location, name: &str, bytes: Vec<u8>) {
+        let payload = PutPayload::from(bytes);
         location
             .store
-            .put(&location.path_of("b.csv"), payload)
+            .put(&location.path_of(name), payload)
             .await
             .unwrap();
     }
 
+    /// BILLING's second record as a Parquet file of text columns.
+    fn billing_parquet() -> Vec<u8> {
+        use datafusion::arrow::array::ArrayRef;
+        let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            ("invoice_id", text("I2")),
+            ("line_no", text("1")),
+            ("customer_id", text("C1")),
+            ("invoice_date", text("2026-01-15")),
+            ("amount", text("2.00")),
+            ("currency", text("CNY")),
+        ])
+        .unwrap();
+        let mut bytes = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        bytes
+    }
+
     /// A source read of one file, `b.csv`, as the run saw it.
     async fn read_of(location: &Location) -> SourceRead {
-        let path = location.path_of("b.csv");
+        read_of_file(location, "b.csv", Format::Csv).await
+    }
+
+    async fn read_of_file(location: &Location, name: &str, format: Format) -> SourceRead {
+        let path = location.path_of(name);
         let meta = location.store.head(&path).await.unwrap();
         SourceRead {
             source: SourceName::Billing,
@@ -114,9 +163,9 @@ mod tests {
             max_record_bytes: 1 << 20,
             files: vec![InputFile {
                 path,
-                relative: "b.csv".into(),
+                relative: name.into(),
                 dt: None,
-                format: Format::Csv,
+                format,
                 size: meta.size,
                 e_tag: meta.e_tag,
                 last_modified: meta.last_modified,
@@ -173,5 +222,20 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, Error::NotReady(_)), "{error}");
         assert!(error.to_string().contains("b.csv changed"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_parquet_file_rewritten_since_the_run_read_it_is_not_ready() {
+        let location = location();
+        put_bytes(&location, "b.parquet", billing_parquet()).await;
+        let read = read_of_file(&location, "b.parquet", Format::Parquet).await;
+        let batch = raw_records(&read, 0, &HashSet::from([1])).await.unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        put_bytes(&location, "b.parquet", billing_parquet()).await;
+        let error = raw_records(&read, 0, &HashSet::from([1]))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::NotReady(_)), "{error}");
+        assert!(error.to_string().contains("b.parquet changed"), "{error}");
     }
 }

@@ -88,9 +88,9 @@ const COSTS: &[Column] = &[
 
 // A record's fields are held in an array of this size while it is checked.
 const _: () = assert!(
-    BILLING.len() <= super::raw::MAX_COLUMNS
-        && CUSTOMERS.len() <= super::raw::MAX_COLUMNS
-        && COSTS.len() <= super::raw::MAX_COLUMNS
+    BILLING.len() <= super::record::MAX_COLUMNS
+        && CUSTOMERS.len() <= super::record::MAX_COLUMNS
+        && COSTS.len() <= super::record::MAX_COLUMNS
 );
 
 /// The columns of a source, in SPEC order.
@@ -99,15 +99,6 @@ pub fn columns(source: SourceName) -> &'static [Column] {
         SourceName::Billing => BILLING,
         SourceName::Customers => CUSTOMERS,
         SourceName::Costs => COSTS,
-    }
-}
-
-/// The key columns whose duplicates are rejected.
-pub fn key(source: SourceName) -> &'static [&'static str] {
-    match source {
-        SourceName::Billing => &["invoice_id", "line_no"],
-        SourceName::Customers => &["customer_id"],
-        SourceName::Costs => &["cost_id"],
     }
 }
 

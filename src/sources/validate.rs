@@ -16,7 +16,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::raw::{BATCH_ROWS, MAX_COLUMNS};
+use super::record::{BATCH_ROWS, MAX_COLUMNS};
 use super::spec::{self, Column, Kind};
 use super::values::{is_blank, parse_cents, parse_double, parse_int};
 use crate::calendar::{date32, parse_date};
@@ -81,7 +81,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks a record split into fields (see [`super::raw::RecordSink`]).
+    /// Checks a record split into fields (see [`super::record::RecordSink`]).
     pub fn record<'t, 'r>(
         &mut self,
         line: i64,
