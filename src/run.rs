@@ -366,9 +366,9 @@ impl Run<'_> {
         manifest.stage_done("rejected", started);
 
         let rejected_at = format!("{}/rejected/as_of={}", self.output, calendar.as_of);
-        quality::gate(&counts, params.max_reject_ratio.value(), &rejected_at)?;
+        quality::gate(&counts, params.max_reject_ratio.0.value(), &rejected_at)?;
         let previous = self.previous_run(calendar.as_of).await?;
-        quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.value())?;
+        quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.0.value())?;
 
         for step in transforms::run(&ctx, params, &calendar, work_dir.path()).await? {
             manifest.stage_took(&format!("model:{}", step.table), step.took);
@@ -400,7 +400,7 @@ impl Run<'_> {
 
     fn calendar(&self, manifest: &mut Manifest) -> Calendar {
         let params = &self.pipeline.params;
-        let calendar = Calendar::new(params.as_of.0, params.window_months);
+        let calendar = Calendar::new(params.as_of.0, params.window_months.0);
         manifest.window = BTreeMap::from([
             ("start".to_owned(), calendar.window_start),
             ("end".to_owned(), calendar.window_end),

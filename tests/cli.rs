@@ -71,6 +71,24 @@ fn validate_refuses_bad_parameter_values_at_their_line() {
 }
 
 #[test]
+fn validate_reports_every_error_of_a_file_and_its_sets_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("{BASE}window_months: 0\nmgc_share: 1.2\nmvc_shares: 0.1\n");
+    let p = write(dir.path(), "p.yaml", &yaml);
+    let o = cvm_etl(&["validate", &p, "--set", "alert_drop=2"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    for at in [
+        "p.yaml:4:16",
+        "p.yaml:5:12",
+        "p.yaml:6:1",
+        "--set alert_drop=2",
+    ] {
+        assert!(e.contains(at), "{at} missing in: {e}");
+    }
+}
+
+#[test]
 fn set_overrides_take_yaml_values_under_their_spec_names() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "p.yaml", BASE);

@@ -4,6 +4,8 @@
 //! Every error names where the bad value came from: `FILE:LINE:COL` for the
 //! YAML, or the `--set` argument.
 
+mod check;
+mod tree;
 mod values;
 
 use std::collections::BTreeMap;
@@ -11,7 +13,6 @@ use std::path::Path;
 
 use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use values::{
@@ -21,6 +22,7 @@ pub use values::{
 
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
+use tree::Node;
 
 /// One source's settings in the pipeline file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -30,45 +32,21 @@ pub struct SourceFile {
     pub encoding: Option<Encoding>,
 }
 
-/// The pipeline file as written: every key optional, unknown keys refused.
+/// The run's settings in the pipeline file: its name and where its inputs,
+/// outputs and scratch space are. Unknown keys are refused.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineFile {
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
     pub name: Option<String>,
     pub input: Option<String>,
     pub output: Option<String>,
     pub temp_dir: Option<String>,
     /// Memory for the query engine; past it, sorts and joins spill to temp_dir.
     pub memory_limit: Option<ByteSize>,
-    #[serde(default)]
     pub storage_options: BTreeMap<String, String>,
     /// Retries of a failing store request before the run gives up (exit 5).
     pub storage_max_retries: Option<u32>,
-    #[serde(default)]
     pub sources: BTreeMap<SourceName, SourceFile>,
-    pub as_of: Option<Date>,
-    pub currency: Option<String>,
-    pub window_months: Option<PositiveMonths>,
-    pub trend_months: Option<PositiveMonths>,
-    pub new_customer_months: Option<Months>,
-    pub dormant_months: Option<Months>,
-    pub growth_threshold: Option<Growth>,
-    pub decline_threshold: Option<Ratio>,
-    pub alert_drop: Option<Ratio>,
-    pub mvc_share: Option<Share>,
-    pub mgc_share: Option<Share>,
-    pub a_share: Option<Share>,
-    pub b_share: Option<Share>,
-    pub b_rising_share: Option<Share>,
-    pub score_weights: Option<ScoreWeights>,
-    pub acquisition_cost: Option<Money>,
-    pub churn_reduction_scenarios: Option<Vec<Ratio>>,
-    pub monthly_discount_rate: Option<Ratio>,
-    pub tier_policy: Option<TierPolicy>,
-    pub max_reject_ratio: Option<Ratio>,
-    pub max_volume_drop: Option<Ratio>,
-    pub max_record_bytes: Option<RecordBytes>,
-    pub require_partition_for_as_of: Option<Vec<SourceName>>,
 }
 
 /// Overrides a run gets from the command line.
@@ -90,33 +68,72 @@ pub struct SourceSettings {
     pub encoding: Encoding,
 }
 
-/// The parameters of SPEC §3, with defaults applied.
-#[derive(Debug, Clone, Serialize)]
+/// The parameters of SPEC §3: the one list of them. A parameter is a field
+/// here, typed so that reading it checks it, and its default below; the
+/// pipeline file and `--set` name it by its field name.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub as_of: Date,
     pub currency: String,
-    pub window_months: u32,
-    pub trend_months: u32,
-    pub new_customer_months: u32,
-    pub dormant_months: u32,
-    pub growth_threshold: Dec,
-    pub decline_threshold: Dec,
-    pub alert_drop: Dec,
+    pub window_months: PositiveMonths,
+    pub trend_months: PositiveMonths,
+    pub new_customer_months: Months,
+    pub dormant_months: Months,
+    pub growth_threshold: Growth,
+    pub decline_threshold: Ratio,
+    pub alert_drop: Ratio,
     pub mvc_share: Share,
     pub mgc_share: Share,
     pub a_share: Share,
     pub b_share: Share,
     pub b_rising_share: Share,
     pub score_weights: ScoreWeights,
-    pub acquisition_cost: Dec,
-    pub churn_reduction_scenarios: Vec<Dec>,
-    pub monthly_discount_rate: Dec,
+    pub acquisition_cost: Money,
+    pub churn_reduction_scenarios: Vec<Ratio>,
+    pub monthly_discount_rate: Ratio,
     pub tier_policy: TierPolicy,
-    pub max_reject_ratio: Dec,
+    pub max_reject_ratio: Ratio,
     /// 1 disables the volume check.
-    pub max_volume_drop: Dec,
-    pub max_record_bytes: u64,
+    pub max_volume_drop: Ratio,
+    pub max_record_bytes: RecordBytes,
     pub require_partition_for_as_of: Vec<SourceName>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        let dec = |mantissa: i64, scale: u32| Dec(Decimal::new(mantissa, scale));
+        let yesterday = Utc::now().date_naive() - Duration::days(1);
+        Params {
+            as_of: Date(yesterday),
+            currency: "CNY".to_owned(),
+            window_months: MonthCount(12),
+            trend_months: MonthCount(3),
+            new_customer_months: MonthCount(3),
+            dormant_months: MonthCount(2),
+            growth_threshold: Bounded(dec(10, 2)),
+            decline_threshold: Bounded(dec(20, 2)),
+            alert_drop: Bounded(dec(30, 2)),
+            mvc_share: Share(dec(5, 2)),
+            mgc_share: Share(dec(15, 2)),
+            a_share: Share(dec(20, 2)),
+            b_share: Share(dec(30, 2)),
+            b_rising_share: Share(dec(20, 2)),
+            score_weights: ScoreWeights::default_weights(),
+            acquisition_cost: Money(dec(55900, 2)),
+            churn_reduction_scenarios: vec![
+                Bounded(dec(5, 3)),
+                Bounded(dec(1, 2)),
+                Bounded(dec(2, 2)),
+            ],
+            monthly_discount_rate: Bounded(dec(1, 2)),
+            tier_policy: TierPolicy::default_policy(),
+            max_reject_ratio: Bounded(dec(1, 2)),
+            max_volume_drop: Bounded(dec(5, 1)),
+            max_record_bytes: RecordBytes::DEFAULT,
+            require_partition_for_as_of: Vec::new(),
+        }
+    }
 }
 
 /// Everything one run needs to know, validated.
@@ -152,37 +169,49 @@ impl Pipeline {
         Pipeline::from_text(&label, &text, overrides)
     }
 
-    /// Like [`Pipeline::load`], from text already in memory; `label` names it in errors.
+    /// Like [`Pipeline::load`], from text already in memory; `label` names it
+    /// in errors. Every error of the file and of the `--set`s is reported,
+    /// one a line, not only the first.
     pub fn from_text(label: &str, text: &str, overrides: &Overrides) -> Result<Pipeline> {
         let expanded = expand_env(label, text)?;
-        let mut file: PipelineFile = if expanded.trim().is_empty() {
-            PipelineFile::default()
-        } else {
-            serde_yaml::from_str(&expanded).map_err(|e| yaml_error(label, &e))?
-        };
+        let mut errors = check::file_errors(label, &expanded);
+        let mut tree = Node::parse(&expanded).map_err(|e| yaml_error(label, &e))?;
         for set in &overrides.sets {
-            apply_set(&mut file, set)?;
+            match check::parse_set(set) {
+                Ok((path, value)) => tree.set(&path, value),
+                Err(message) => errors.push(format!("--set {set}: {message}")),
+            }
         }
-        resolve(file, overrides)
+        if !errors.is_empty() {
+            return Err(Error::config(errors.join("\n")));
+        }
+        apply_overrides(&mut tree, overrides);
+        let (settings, params) =
+            check::split(tree).map_err(|e| Error::config(format!("{label}: {e}")))?;
+        resolve(settings, params)
     }
 }
 
-/// `FILE:LINE:COL: message`, the way compilers point at a line.
+/// The command line's flags, which win over the file and `--set`.
+fn apply_overrides(tree: &mut Node, overrides: &Overrides) {
+    let text = |key: &str, value: Option<String>, tree: &mut Node| {
+        if let Some(value) = value {
+            tree.set(&[key], Node::Scalar(value));
+        }
+    };
+    text("as_of", overrides.as_of.map(|d| d.to_string()), tree);
+    text("input", overrides.input.clone(), tree);
+    text("output", overrides.output.clone(), tree);
+    text("temp_dir", overrides.temp_dir.clone(), tree);
+    text(
+        "memory_limit",
+        overrides.memory_limit.map(|m| m.to_string()),
+        tree,
+    );
+}
+
 fn yaml_error(label: &str, e: &serde_yaml::Error) -> Error {
-    let message = e.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
-    match e.location() {
-        Some(loc) => Error::config(format!(
-            "{label}:{}:{}: {message}",
-            loc.line(),
-            loc.column()
-        )),
-        None => Error::config(format!("{label}: {message}")),
-    }
+    Error::config(check::located(label, e))
 }
 
 /// Replaces `${NAME}` with the environment variable NAME; a missing one is an error.
@@ -209,115 +238,30 @@ fn expand_env(label: &str, text: &str) -> Result<String> {
     Ok(expanded.into_owned())
 }
 
-fn parse_set<T: DeserializeOwned>(set: &str, value: &str) -> Result<T> {
-    serde_yaml::from_str(value).map_err(|e| {
-        let message = e.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        Error::config(format!("--set {set}: {message}"))
-    })
-}
-
-/// Applies one `--set NAME=VALUE`, NAME being a SPEC §3 parameter or
-/// `sources.NAME.path` / `sources.NAME.encoding`.
-fn apply_set(file: &mut PipelineFile, set: &str) -> Result<()> {
-    let Some((key, value)) = set.split_once('=') else {
-        return Err(Error::config(format!("--set {set}: expected NAME=VALUE")));
-    };
-    let key = key.trim();
-    macro_rules! fields {
-        ($($name:ident),*) => {
-            match key {
-                $(stringify!($name) => file.$name = Some(parse_set(set, value)?),)*
-                _ => return apply_source_set(file, set, key, value),
-            }
-        };
-    }
-    fields!(
-        name,
-        input,
-        output,
-        memory_limit,
-        storage_max_retries,
-        as_of,
-        currency,
-        window_months,
-        trend_months,
-        new_customer_months,
-        dormant_months,
-        growth_threshold,
-        decline_threshold,
-        alert_drop,
-        mvc_share,
-        mgc_share,
-        a_share,
-        b_share,
-        b_rising_share,
-        score_weights,
-        acquisition_cost,
-        churn_reduction_scenarios,
-        monthly_discount_rate,
-        tier_policy,
-        max_reject_ratio,
-        max_volume_drop,
-        max_record_bytes,
-        require_partition_for_as_of
-    );
-    Ok(())
-}
-
-fn apply_source_set(file: &mut PipelineFile, set: &str, key: &str, value: &str) -> Result<()> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let ["sources", source, field] = parts.as_slice() else {
-        return Err(Error::config(format!(
-            "--set {set}: unknown parameter '{key}'"
-        )));
-    };
-    let source: SourceName = parse_set(set, source)?;
-    let entry = file.sources.entry(source).or_default();
-    match *field {
-        "path" => entry.path = Some(parse_set(set, value)?),
-        "encoding" => entry.encoding = Some(parse_set(set, value)?),
-        _ => {
-            return Err(Error::config(format!(
-                "--set {set}: unknown source setting '{field}' (expected path or encoding)"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn resolve(file: PipelineFile, overrides: &Overrides) -> Result<Pipeline> {
-    let input = overrides.input.clone().or(file.input.clone());
-    let sources = resolve_sources(&file, input.as_deref())?;
-    let output = overrides
+fn resolve(settings: Settings, params: Params) -> Result<Pipeline> {
+    let sources = resolve_sources(&settings, settings.input.as_deref())?;
+    let output = settings
         .output
-        .clone()
-        .or(file.output.clone())
         .ok_or_else(|| Error::config("no output location: set `output:` or pass --output"))?;
-    let params = resolve_params(&file, overrides);
     Ok(Pipeline {
-        name: file.name.unwrap_or_else(|| "cvm-etl".to_owned()),
+        name: settings.name.unwrap_or_else(|| "cvm-etl".to_owned()),
         output,
-        temp_dir: overrides.temp_dir.clone().or(file.temp_dir),
-        memory_limit: overrides.memory_limit.or(file.memory_limit.map(|m| m.0)),
-        storage_options: file.storage_options,
-        storage_max_retries: file.storage_max_retries,
+        temp_dir: settings.temp_dir,
+        memory_limit: settings.memory_limit.map(|m| m.0),
+        storage_options: settings.storage_options,
+        storage_max_retries: settings.storage_max_retries,
         sources,
         params,
     })
 }
 
 fn resolve_sources(
-    file: &PipelineFile,
+    settings: &Settings,
     input: Option<&str>,
 ) -> Result<BTreeMap<SourceName, SourceSettings>> {
     let mut sources = BTreeMap::new();
     for source in SourceName::ALL {
-        let given = file.sources.get(&source).cloned().unwrap_or_default();
+        let given = settings.sources.get(&source).cloned().unwrap_or_default();
         let path = match (given.path, input) {
             (Some(path), _) => path,
             (None, Some(root)) => format!("{}/{}", root.trim_end_matches('/'), source.name()),
@@ -333,49 +277,69 @@ fn resolve_sources(
     Ok(sources)
 }
 
-fn dec(mantissa: i64, scale: u32) -> Dec {
-    Dec(Decimal::new(mantissa, scale))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn share(mantissa: i64, scale: u32) -> Share {
-    Share(dec(mantissa, scale))
-}
+    fn load(yaml: &str, sets: &[&str]) -> Result<Pipeline> {
+        let overrides = Overrides {
+            sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+            ..Overrides::default()
+        };
+        Pipeline::from_text(
+            "p.yaml",
+            &format!("output: out\ninput: in\n{yaml}"),
+            &overrides,
+        )
+    }
 
-fn resolve_params(file: &PipelineFile, overrides: &Overrides) -> Params {
-    let yesterday = Utc::now().date_naive() - Duration::days(1);
-    let f = file.clone();
-    Params {
-        as_of: overrides
-            .as_of
-            .map(Date)
-            .or(f.as_of)
-            .unwrap_or(Date(yesterday)),
-        currency: f.currency.unwrap_or_else(|| "CNY".to_owned()),
-        window_months: f.window_months.map_or(12, |m| m.0),
-        trend_months: f.trend_months.map_or(3, |m| m.0),
-        new_customer_months: f.new_customer_months.map_or(3, |m| m.0),
-        dormant_months: f.dormant_months.map_or(2, |m| m.0),
-        growth_threshold: f.growth_threshold.map_or(dec(10, 2), |b| b.0),
-        decline_threshold: f.decline_threshold.map_or(dec(20, 2), |b| b.0),
-        alert_drop: f.alert_drop.map_or(dec(30, 2), |b| b.0),
-        mvc_share: f.mvc_share.unwrap_or(share(5, 2)),
-        mgc_share: f.mgc_share.unwrap_or(share(15, 2)),
-        a_share: f.a_share.unwrap_or(share(20, 2)),
-        b_share: f.b_share.unwrap_or(share(30, 2)),
-        b_rising_share: f.b_rising_share.unwrap_or(share(20, 2)),
-        score_weights: f
-            .score_weights
-            .unwrap_or_else(ScoreWeights::default_weights),
-        acquisition_cost: f.acquisition_cost.map_or(dec(55900, 2), |m| m.0),
-        churn_reduction_scenarios: f.churn_reduction_scenarios.map_or_else(
-            || vec![dec(5, 3), dec(1, 2), dec(2, 2)],
-            |s| s.into_iter().map(|r| r.0).collect(),
-        ),
-        monthly_discount_rate: f.monthly_discount_rate.map_or(dec(1, 2), |r| r.0),
-        tier_policy: f.tier_policy.unwrap_or_else(TierPolicy::default_policy),
-        max_reject_ratio: f.max_reject_ratio.map_or(dec(1, 2), |r| r.0),
-        max_volume_drop: f.max_volume_drop.map_or(dec(5, 1), |r| r.0),
-        max_record_bytes: f.max_record_bytes.unwrap_or(RecordBytes::DEFAULT).0,
-        require_partition_for_as_of: f.require_partition_for_as_of.unwrap_or_default(),
+    #[test]
+    fn a_parameter_left_out_takes_its_default() {
+        let p = load("", &[]).unwrap();
+        assert_eq!(p.params.window_months.0, 12);
+        assert_eq!(p.params.acquisition_cost.0.to_string(), "559.00");
+        assert_eq!(p.name, "cvm-etl");
+    }
+
+    #[test]
+    fn a_set_keeps_its_number_text_exactly() {
+        // 19 significant digits: an f64 would read 1234567890.1234568.
+        let p = load(
+            "acquisition_cost: 1.00\n",
+            &["acquisition_cost=1234567890.123456789"],
+        )
+        .unwrap();
+        assert_eq!(
+            p.params.acquisition_cost.0.to_string(),
+            "1234567890.123456789"
+        );
+    }
+
+    #[test]
+    fn a_dotted_set_lands_in_the_nested_mapping() {
+        let yaml = "sources:\n  customers: {encoding: gb18030}\n";
+        let p = load(yaml, &["sources.billing.path=s3://b/billing"]).unwrap();
+        assert_eq!(p.sources[&SourceName::Billing].path, "s3://b/billing");
+        assert_eq!(
+            p.sources[&SourceName::Customers].encoding,
+            Encoding::Gb18030
+        );
+        assert_eq!(p.sources[&SourceName::Costs].path, "in/costs");
+    }
+
+    #[test]
+    fn the_last_set_of_a_name_wins_and_flags_win_over_sets() {
+        let overrides = Overrides {
+            output: Some("flag-out".into()),
+            sets: vec![
+                "mvc_share=0.07".into(),
+                "mvc_share=0.08".into(),
+                "output=set-out".into(),
+            ],
+            ..Overrides::default()
+        };
+        let p = Pipeline::from_text("p.yaml", "output: out\ninput: in\n", &overrides).unwrap();
+        assert_eq!(p.params.mvc_share.0.to_string(), "0.08");
+        assert_eq!(p.output, "flag-out");
     }
 }

@@ -72,7 +72,7 @@ pub async fn read_source(
     let metas = listing::list(location).await?;
     let selection = listing::select(source, location, &metas, calendar);
     check_ready(source, location, &selection, calendar, params)?;
-    let max_record_bytes = usize::try_from(params.max_record_bytes).unwrap_or(usize::MAX);
+    let max_record_bytes = usize::try_from(params.max_record_bytes.0).unwrap_or(usize::MAX);
     let mut read = SourceRead {
         source,
         origin: location.clone(),

@@ -53,13 +53,13 @@ pub fn values(params: &Params, calendar: &Calendar) -> ParamValues {
             "last_month_no",
             int(i64::from(last.year()) * 12 + i64::from(last.month())),
         ),
-        ("w", int(params.window_months)),
-        ("t", int(params.trend_months)),
-        ("new_customer_months", int(params.new_customer_months)),
-        ("dormant_months", int(params.dormant_months)),
-        ("growth_threshold", decimal(params.growth_threshold.0)),
-        ("decline_threshold", decimal(params.decline_threshold.0)),
-        ("alert_drop", decimal(params.alert_drop.0)),
+        ("w", int(params.window_months.0)),
+        ("t", int(params.trend_months.0)),
+        ("new_customer_months", int(params.new_customer_months.0)),
+        ("dormant_months", int(params.dormant_months.0)),
+        ("growth_threshold", decimal(params.growth_threshold.0.0)),
+        ("decline_threshold", decimal(params.decline_threshold.0.0)),
+        ("alert_drop", decimal(params.alert_drop.0.0)),
         ("mvc_share", decimal(params.mvc_share.0.0)),
         ("mgc_share", decimal(params.mgc_share.0.0)),
         ("a_share", decimal(params.a_share.0.0)),
@@ -76,10 +76,10 @@ pub fn values(params: &Params, calendar: &Calendar) -> ParamValues {
             decimal(weight(Factor::CooperationScore)),
         ),
         ("weight_sum", decimal(weight_sum)),
-        ("acquisition_cost", decimal(params.acquisition_cost.0)),
+        ("acquisition_cost", decimal(params.acquisition_cost.0.0)),
         (
             "monthly_discount_rate",
-            decimal(params.monthly_discount_rate.0),
+            decimal(params.monthly_discount_rate.0.0),
         ),
         ("currency", ScalarValue::Utf8(Some(params.currency.clone()))),
     ]);
@@ -92,12 +92,12 @@ pub fn register_tables(ctx: &SessionContext, params: &Params) -> Result<()> {
     let scale = params
         .churn_reduction_scenarios
         .iter()
-        .map(|d| d.0.scale())
+        .map(|d| d.0.0.scale())
         .max()
         .unwrap_or(0);
     let scenarios =
         Decimal128Array::from_iter_values(params.churn_reduction_scenarios.iter().map(|d| {
-            let mut v = d.0;
+            let mut v = d.0.0;
             v.rescale(scale);
             v.mantissa()
         }))
