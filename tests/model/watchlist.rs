@@ -179,17 +179,19 @@ async fn drop_ratio_is_null_when_the_baseline_is_not_positive() {
 /// baseline_revenue is the exact mean, rounded once half away from zero to cents.
 #[tokio::test]
 async fn the_baseline_is_rounded_half_away_from_zero_to_cents() {
-    // baseline = (50.00 + 50.05) / 2 = 50.025 → 50.03 (binary floating point has
-    // 50.02499…, and half to even gives 50.02). 10 × 2 ≤ 0.7 × 100.05: drop;
-    // recent 60.05 ≤ 0.8 × 150: decline. drop_ratio = 1 − 10 / 50.025 = 1601 / 2001.
-    let rows = watched_alone(["100.00", "100.00", "50.00", "50.05", "10.00"]).await;
-    let ratio = (1601.0f64 / 2001.0).to_string();
+    // baseline = (64.00 + 64.17) / 2 = 64.085 → 64.09, half away from zero.
+    // In binary floating point 128.17 / 2 is 64.08499…, and × 100 is
+    // 6408.499999999999, which rounds to 64.08 (half to even would too).
+    // 10 × 2 ≤ 0.7 × 128.17: drop; recent 74.17 ≤ 0.8 × 164: decline.
+    // drop_ratio = 1 − 10 / 64.085 = 108.17 / 128.17 = 10817 / 12817.
+    let rows = watched_alone(["100.00", "100.00", "64.00", "64.17", "10.00"]).await;
+    let ratio = (10817.0f64 / 12817.0).to_string();
     assert_eq!(
         rows,
         [row(&[
             "decline",
             "10.00",
-            "50.03",
+            "64.09",
             &ratio,
             "revenue_drop+declining"
         ])]
