@@ -40,16 +40,24 @@ pub fn file_errors(label: &str, text: &str) -> Vec<String> {
     let found: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
     if found != keys {
         // Not one entry a line at the left margin (a flow mapping, say):
-        // read as a whole, first error only.
-        return match read_entry::<Params>(text).and(read_entry::<Settings>(text)) {
+        // read as a whole, without the lines of the errors.
+        let read = Node::parse(text).map_err(|e| e.to_string());
+        return match read.and_then(|tree| split(tree).map(drop)) {
             Ok(()) => Vec::new(),
-            Err(e) => vec![located(label, &e)],
+            Err(e) => vec![format!("{label}: {}", short(&e))],
         };
     }
+    let nulls: Vec<bool> = match &shape {
+        Value::Mapping(m) => m.values().map(Value::is_null).collect(),
+        _ => Vec::new(),
+    };
     entries
         .iter()
-        .filter_map(|entry| {
-            let alone = entry.alone(text);
+        .zip(nulls)
+        // An empty value leaves the key at its default.
+        .filter(|(_, null)| !null)
+        .filter_map(|(entry, _)| {
+            let alone = entry.alone(text, entries[0].lines.start);
             let read = match is_setting(&entry.key) {
                 true => read_entry::<Settings>(&alone),
                 false => read_entry::<Params>(&alone),
@@ -80,16 +88,15 @@ struct Entry {
 }
 
 impl Entry {
-    /// The text with every other entry's lines blank.
-    fn alone(&self, text: &str) -> String {
+    /// The text with every other entry's lines blank: the lines before the
+    /// first entry (comments, `---`) and this entry's are kept.
+    fn alone(&self, text: &str, first: usize) -> String {
         text.split('\n')
             .enumerate()
-            .map(
-                |(i, line)| match self.lines.contains(&i) || !in_entry(line) {
-                    true => line,
-                    false => "",
-                },
-            )
+            .map(|(i, line)| match i < first || self.lines.contains(&i) {
+                true => line,
+                false => "",
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -103,12 +110,6 @@ fn key_of(line: &str) -> Option<String> {
     }
     let (key, _) = line.split_once(':')?;
     Some(key.trim().trim_matches(['"', '\'']).to_owned())
-}
-
-/// Whether a line outside any entry belongs to one (anything but the
-/// document's comments and markers before the first key).
-fn in_entry(line: &str) -> bool {
-    key_of(line).is_some() || line.starts_with([' ', '\t'])
 }
 
 fn top_level_entries(text: &str) -> Vec<Entry> {
@@ -127,17 +128,17 @@ fn top_level_entries(text: &str) -> Vec<Entry> {
     entries
 }
 
-/// `NAME=VALUE` as a path and a tree, checked on its own.
-pub fn parse_set(set: &str) -> Result<(Vec<&str>, Node), String> {
+/// Applies `NAME=VALUE` to `tree` and checks the top-level entry it
+/// changed, as it now is (a dotted name reaches into the file's mapping).
+pub fn apply_set(tree: &mut Node, set: &str) -> Result<(), String> {
     let Some((name, value)) = set.split_once('=') else {
         return Err("expected NAME=VALUE".to_owned());
     };
     let path: Vec<&str> = name.trim().split('.').collect();
     let value = Node::parse(value).map_err(|e| short(&e.to_string()))?;
-    let mut alone = Node::Map(Vec::new());
-    alone.set(&path, value.clone());
-    split(alone)?;
-    Ok((path, value))
+    tree.set(&path, value);
+    let entry = tree.entry(path[0]).cloned().unwrap_or(Node::Null);
+    split(Node::Map(vec![(path[0].to_owned(), entry)])).map(drop)
 }
 
 fn short(message: &str) -> String {
@@ -155,8 +156,9 @@ pub fn split(tree: Node) -> Result<(Settings, Params), String> {
         Node::Null => Default::default(),
         _ => return Err("expected a mapping of settings".to_owned()),
     };
-    let settings = Settings::deserialize(Node::Map(settings)).map_err(|e| e.to_string())?;
-    let params = Params::deserialize(Node::Map(params)).map_err(|e| e.to_string())?;
+    let read = |entries: Vec<(String, Node)>| Node::Map(entries).without_nulls();
+    let settings = Settings::deserialize(read(settings)).map_err(|e| e.to_string())?;
+    let params = Params::deserialize(read(params)).map_err(|e| e.to_string())?;
     Ok((settings, params))
 }
 
@@ -225,12 +227,28 @@ mod tests {
     }
 
     #[test]
-    fn a_set_is_checked_on_its_own() {
-        assert!(parse_set("mvc_share=0.07").is_ok());
-        assert!(parse_set("sources.billing.path=s3://b/billing").is_ok());
-        assert!(parse_set("mvc_share=2").is_err());
-        assert!(parse_set("sources.billing.encoding=latin1").is_err());
-        assert!(parse_set("no_such=1").is_err());
-        assert!(parse_set("mvc_share").is_err());
+    fn a_set_is_checked_with_the_entry_it_changes() {
+        let set = |s: &str| apply_set(&mut Node::Null, s);
+        assert!(set("mvc_share=0.07").is_ok());
+        assert!(set("sources.billing.path=s3://b/billing").is_ok());
+        assert!(set("mvc_share=2").is_err());
+        assert!(set("sources.billing.encoding=latin1").is_err());
+        assert!(set("no_such=1").is_err());
+        assert!(set("mvc_share").is_err());
+        // One tier's multiplier, into a file that has the whole policy.
+        let policy = "tier_policy:\n  MVC: {points_multiplier: 3, action: retain}\n  MGC: {points_multiplier: 2, action: cultivate}\n  LVC: {points_multiplier: 1, action: upgrade}\n  BZ: {points_multiplier: 0, action: phase_out}\n";
+        let mut tree = Node::parse(policy).unwrap();
+        assert!(apply_set(&mut tree, "tier_policy.MVC.points_multiplier=4").is_ok());
+        assert!(apply_set(&mut tree, "tier_policy.MVC.points_multiplier=4000").is_err());
+    }
+
+    #[test]
+    fn a_list_at_the_left_margin_and_an_empty_value_are_valid() {
+        let text = "require_partition_for_as_of:\n- billing\ncurrency:\noutput: out\n";
+        assert_eq!(file_errors("p.yaml", text), Vec::<String>::new());
+        let (settings, params) = split(Node::parse(text).unwrap()).unwrap();
+        assert_eq!(params.currency, "CNY");
+        assert_eq!(params.require_partition_for_as_of.len(), 1);
+        assert_eq!(settings.output.as_deref(), Some("out"));
     }
 }

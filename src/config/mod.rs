@@ -175,11 +175,16 @@ impl Pipeline {
     pub fn from_text(label: &str, text: &str, overrides: &Overrides) -> Result<Pipeline> {
         let expanded = expand_env(label, text)?;
         let mut errors = check::file_errors(label, &expanded);
-        let mut tree = Node::parse(&expanded).map_err(|e| yaml_error(label, &e))?;
+        // A file that cannot be read as a tree has its error above; its
+        // `--set`s are still checked, against nothing.
+        let mut tree = match Node::parse(&expanded) {
+            Ok(tree) => tree,
+            Err(e) if errors.is_empty() => return Err(yaml_error(label, &e)),
+            Err(_) => Node::Null,
+        };
         for set in &overrides.sets {
-            match check::parse_set(set) {
-                Ok((path, value)) => tree.set(&path, value),
-                Err(message) => errors.push(format!("--set {set}: {message}")),
+            if let Err(message) = check::apply_set(&mut tree, set) {
+                errors.push(format!("--set {set}: {message}"));
             }
         }
         if !errors.is_empty() {

@@ -56,8 +56,31 @@ impl Node {
         entries[at].1.set(rest, value);
     }
 
+    /// The value of a mapping's `key`.
+    pub fn entry(&self, key: &str) -> Option<&Node> {
+        self.entries()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The tree without its mappings' empty values: a key left empty
+    /// takes its default, as if it were not written.
+    pub fn without_nulls(self) -> Node {
+        match self {
+            Node::Map(entries) => Node::Map(
+                entries
+                    .into_iter()
+                    .filter(|(_, v)| *v != Node::Null)
+                    .map(|(k, v)| (k, v.without_nulls()))
+                    .collect(),
+            ),
+            Node::Seq(items) => Node::Seq(items.into_iter().map(Node::without_nulls).collect()),
+            node => node,
+        }
+    }
+
     /// The entries of a mapping (none for anything else).
-    #[cfg(test)]
     pub fn entries(&self) -> &[(String, Node)] {
         match self {
             Node::Map(entries) => entries,

@@ -208,7 +208,6 @@ impl Staging {
     }
 }
 
-/// What a run will commit, and the months it leaves to a later date.
 /// A month partition a run left alone because a later date owns it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeftAlone {
@@ -218,6 +217,7 @@ pub struct LeftAlone {
     pub owner_as_of: String,
 }
 
+/// What a run will commit, and the months it leaves to a later date.
 #[derive(Debug, Default)]
 pub struct Plan {
     partitions: Vec<StagedPartition>,

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as FsPath, PathBuf};
 
 use futures::StreamExt;
-use object_store::GetOptions;
+use object_store::{GetOptions, ObjectMeta};
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
@@ -240,6 +240,8 @@ struct FileFound {
     extra_columns: BTreeSet<String>,
     /// A CSV file without a header line.
     empty: bool,
+    /// The object as its one GET found it (a text file).
+    object: Option<ObjectMeta>,
 }
 
 /// Reads one file's records, handing them to `sink` one at a time; a CSV
@@ -273,12 +275,13 @@ async fn read_records(
                 records: stats.records,
                 extra_columns: stats.extra_columns,
                 empty: false,
+                object: None,
             })
         }
         Format::Csv => {
             let mut reader =
                 csv::CsvReader::new(columns, settings.encoding, &label, max_record_bytes);
-            location
+            let object = location
                 .stream(&file.path, get, &label, |chunk| reader.feed(chunk, sink))
                 .await?;
             reader.finish(sink)?;
@@ -287,12 +290,13 @@ async fn read_records(
                 records: reader.records,
                 extra_columns: reader.extra_columns,
                 empty,
+                object: Some(object),
             })
         }
         Format::Ndjson => {
             let mut reader =
                 ndjson::NdjsonReader::new(columns, settings.encoding, &label, max_record_bytes);
-            location
+            let object = location
                 .stream(&file.path, get, &label, |chunk| reader.feed(chunk, sink))
                 .await?;
             reader.finish(sink)?;
@@ -300,6 +304,7 @@ async fn read_records(
                 records: reader.records,
                 extra_columns: reader.extra_columns,
                 empty: false,
+                object: Some(object),
             })
         }
     }

@@ -49,13 +49,23 @@ pub async fn raw_records(
         get,
     )
     .await;
-    if let Err(e) = found {
-        return match storage_cause(&e) {
-            Some(
-                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
-            ) => Err(changed(read, file)),
-            _ => Err(e),
-        };
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            return match storage_cause(&e) {
+                Some(
+                    object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+                ) => Err(changed(read, file)),
+                _ => Err(e),
+            };
+        }
+    };
+    // A store that ignores If-Match still says what it sent.
+    if found
+        .object
+        .is_some_and(|o| o.size != file.size || o.e_tag != file.e_tag)
+    {
+        return Err(changed(read, file));
     }
     if sink.records.len() != lines.len() {
         return Err(changed(read, file));
