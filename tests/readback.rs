@@ -78,6 +78,23 @@ fn duckdb_reads_every_table_back_with_the_spec_types() {
     assert_eq!(types("arpu", "open_subscribers"), "BIGINT");
     assert_eq!(types("retention_savings", "customers_retained"), "DOUBLE");
     assert_eq!(types("rejected", "line"), "BIGINT");
+    // The views of docs/duckdb.sql: every row, the files' types, and the
+    // partition columns typed rather than guessed.
+    for table in report.as_object().unwrap().keys() {
+        let t = &report[table];
+        assert_eq!(t["view_rows"], t["rows"], "{table}");
+        let mut expected = t["types"].as_object().unwrap().clone();
+        for (column, kind) in t["view_types"].as_object().unwrap() {
+            if matches!(column.as_str(), "as_of" | "month" | "pyramid_tier" | "source") {
+                expected.insert(column.clone(), kind.clone());
+            }
+        }
+        assert_eq!(&t["view_types"], &serde_json::Value::Object(expected), "{table}");
+    }
+    let view = |table: &str, column: &str| report[table]["view_types"][column].clone();
+    assert_eq!(view("customer_value", "as_of"), "DATE");
+    assert_eq!(view("arpu", "month"), "VARCHAR");
+    assert_eq!(view("rejected", "source"), "VARCHAR");
     let retained = report["retention_savings"]["rows"].as_u64().unwrap();
     assert_eq!(retained, 3 * 5, "three scenarios by five populations");
 }
