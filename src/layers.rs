@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["sinks"],
     &["summary", "manifest"],
     &["run", "backfill", "sample"],
+    &["signals"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -22,6 +22,7 @@ pub mod run;
 pub mod sample;
 pub mod scratch;
 pub mod session;
+pub mod signals;
 pub mod sinks;
 pub mod sources;
 pub mod storage;

@@ -1,7 +1,7 @@
 //! The `cvm-etl` command: parses arguments, calls the library, prints for
 //! the person at the terminal, and maps errors to the exit codes of SPEC §6.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use cvm_etl::config::{Overrides, Pipeline};
 use cvm_etl::error::Error;
-use cvm_etl::run::{RunReport, run};
+use cvm_etl::run::{RunFailure, RunReport, run};
 use cvm_etl::sample::{SampleOptions, generate};
+use cvm_etl::signals::Ending;
 use cvm_etl::storage::Storage;
 
 /// Customer value management ETL: billing and CRM exports in, Hive-partitioned Parquet out.
@@ -77,6 +78,15 @@ struct RunArgs {
     /// time, spills per operator), to see which step is slow.
     #[arg(long)]
     explain: bool,
+    /// At the end of the run, success or failure, write its result as JSON
+    /// to PATH (its shape: docs/results.schema.json).
+    #[arg(long, value_name = "PATH")]
+    results_file: Option<PathBuf>,
+    /// At the end of the run, success or failure, write Prometheus metrics
+    /// to PATH, for the node exporter's textfile collector (default: the
+    /// pipeline's metrics_file).
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -173,7 +183,7 @@ fn init_logging(filter: &str) {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run(args) => run_command(&args.pipeline, args.explain),
+        Command::Run(args) => run_command(&args),
         Command::Backfill(args) => backfill_command(&args),
         Command::Validate(args) => validate_command(&args),
         Command::SampleData(args) => sample_command(&args),
@@ -202,10 +212,77 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::from)
 }
 
-fn run_command(args: &PipelineArgs, explain: bool) -> Result<(), Error> {
-    let pipeline = load(args)?;
-    let storage = Storage::for_pipeline(&pipeline);
-    match runtime()?.block_on(run(&pipeline, &storage)) {
+fn run_command(args: &RunArgs) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let (name, metrics_file, outcome) = match load(&args.pipeline) {
+        Ok(pipeline) => {
+            let metrics_file = args
+                .metrics_file
+                .clone()
+                .or_else(|| pipeline.metrics_file.clone().map(PathBuf::from));
+            let outcome = run_loaded(&pipeline, args.explain);
+            (pipeline.name.clone(), metrics_file, outcome)
+        }
+        Err(error) => {
+            let name = args.pipeline.pipeline.file_stem().map_or_else(
+                || "cvm-etl".to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            let failure = RunFailure {
+                error,
+                report: None,
+            };
+            (name, args.metrics_file.clone(), Err(Box::new(failure)))
+        }
+    };
+    let (report, error) = match &outcome {
+        Ok(report) => (Some(report), None),
+        Err(failure) => (failure.report.as_ref(), Some(&failure.error)),
+    };
+    let ending = Ending {
+        pipeline: &name,
+        exit_code: error.map_or(0, Error::exit_code),
+        error: error.map(Error::to_string),
+        report,
+        ended_at: chrono::Utc::now(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    write_signals(
+        &ending,
+        args.results_file.as_deref(),
+        metrics_file.as_deref(),
+    );
+    outcome.map(drop).map_err(|failure| failure.error)
+}
+
+/// Writes the results and metrics files; a file that cannot be written is
+/// reported and does not change the run's exit code.
+fn write_signals(ending: &Ending, results: Option<&Path>, metrics: Option<&Path>) {
+    use cvm_etl::signals;
+    if let Some(path) = results {
+        let text = format!("{:#}\n", signals::results(ending));
+        if let Err(e) = signals::write_atomically(path, &text) {
+            eprintln!(
+                "error: cannot write the results file {}: {e}",
+                path.display()
+            );
+        }
+    }
+    if let Some(path) = metrics {
+        let text = signals::metrics(ending, signals::previous_success(path));
+        if let Err(e) = signals::write_atomically(path, &text) {
+            eprintln!(
+                "error: cannot write the metrics file {}: {e}",
+                path.display()
+            );
+        }
+    }
+}
+
+fn run_loaded(pipeline: &Pipeline, explain: bool) -> Result<RunReport, Box<RunFailure>> {
+    let storage = Storage::for_pipeline(pipeline);
+    let runtime = runtime().map_err(|e| Box::new(RunFailure::from(e)))?;
+    match runtime.block_on(run(pipeline, &storage)) {
         Ok(report) => {
             if explain {
                 for (step, plan) in &report.manifest.plans {
@@ -213,7 +290,7 @@ fn run_command(args: &PipelineArgs, explain: bool) -> Result<(), Error> {
                 }
             }
             print_summary(&report);
-            Ok(())
+            Ok(report)
         }
         Err(failure) => {
             if let Some(path) = failure
@@ -223,7 +300,7 @@ fn run_command(args: &PipelineArgs, explain: bool) -> Result<(), Error> {
             {
                 eprintln!("run manifest: {path}");
             }
-            Err(failure.error)
+            Err(Box::new(failure))
         }
     }
 }

@@ -225,3 +225,97 @@ fn has_phone_number(text: &str) -> bool {
     (0..b.len().saturating_sub(10))
         .any(|i| b[i..].starts_with(b"138") && b[i + 3..i + 11].iter().all(u8::is_ascii_digit))
 }
+
+/// On-call's signals: the results file (its schema in docs/) and the
+/// Prometheus metrics, written at the end of a run that succeeded and of
+/// one that failed before it started, which keeps the last success.
+#[test]
+fn a_run_writes_its_results_and_metrics_files_success_or_failure() {
+    let out = tempfile::tempdir().unwrap();
+    let results = out.path().join("result.json");
+    let metrics = out.path().join("cvm.prom");
+    let signal_args = [
+        "--results-file",
+        results.to_str().unwrap(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+    ];
+    let run = run_sample(&out.path().join("out"), &signal_args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read("docs/results.schema.json").unwrap()).unwrap();
+    for key in schema["required"].as_array().unwrap() {
+        assert!(result.get(key.as_str().unwrap()).is_some(), "{key} missing");
+    }
+    assert_eq!(
+        result["schema_version"],
+        schema["properties"]["schema_version"]["const"]
+    );
+    assert_eq!(result["status"], "succeeded");
+    assert_eq!(result["exit_code"], 0);
+    assert_eq!(result["as_of"], "2026-10-31");
+    let manifest = manifest_of(&out.path().join("out"));
+    assert_eq!(result["sources"], manifest["sources"]);
+    assert_eq!(
+        result["outputs"].as_array().unwrap().len(),
+        manifest["outputs"].as_array().unwrap().len()
+    );
+
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let value = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        value("cvm_etl_last_run_exit_code{pipeline=\"sample\"}"),
+        0.0
+    );
+    let read = manifest["sources"]["billing"]["rows_read"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        value("cvm_etl_rows_read{pipeline=\"sample\",source=\"billing\"}"),
+        read
+    );
+    let success = value("cvm_etl_last_success_timestamp_seconds");
+    assert!(
+        text.contains("cvm_etl_stage_duration_seconds{pipeline=\"sample\",stage=\"sources\"}"),
+        "{text}"
+    );
+
+    // A run that fails before it starts (exit 2) still says so, and keeps
+    // the last success for the "no success for 26 hours" alert.
+    let failed = run_sample(
+        &out.path().join("out"),
+        &[&signal_args[..], &["--set", "mvc_share=2"]].concat(),
+    );
+    assert_eq!(failed.status.code(), Some(2));
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    assert_eq!(
+        (result["status"].as_str(), result["exit_code"].as_u64()),
+        (Some("failed"), Some(2))
+    );
+    assert!(result["error"].as_str().unwrap().contains("mvc_share"));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("cvm_etl_last_run_exit_code{pipeline=\"sample\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "cvm_etl_last_success_timestamp_seconds{{pipeline=\"sample\"}} {success}\n"
+        )),
+        "{text}"
+    );
+}

@@ -85,11 +85,18 @@ fn duckdb_reads_every_table_back_with_the_spec_types() {
         assert_eq!(t["view_rows"], t["rows"], "{table}");
         let mut expected = t["types"].as_object().unwrap().clone();
         for (column, kind) in t["view_types"].as_object().unwrap() {
-            if matches!(column.as_str(), "as_of" | "month" | "pyramid_tier" | "source") {
+            if matches!(
+                column.as_str(),
+                "as_of" | "month" | "pyramid_tier" | "source"
+            ) {
                 expected.insert(column.clone(), kind.clone());
             }
         }
-        assert_eq!(&t["view_types"], &serde_json::Value::Object(expected), "{table}");
+        assert_eq!(
+            &t["view_types"],
+            &serde_json::Value::Object(expected),
+            "{table}"
+        );
     }
     let view = |table: &str, column: &str| report[table]["view_types"][column].clone();
     assert_eq!(view("customer_value", "as_of"), "DATE");

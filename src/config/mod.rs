@@ -47,6 +47,8 @@ pub struct Settings {
     /// Retries of a failing store request before the run gives up (exit 5).
     pub storage_max_retries: Option<u32>,
     pub sources: BTreeMap<SourceName, SourceFile>,
+    /// Where `run` writes Prometheus metrics at its end (`--metrics-file`).
+    pub metrics_file: Option<String>,
 }
 
 /// Overrides a run gets from the command line.
@@ -150,6 +152,8 @@ pub struct Pipeline {
     pub storage_options: BTreeMap<String, String>,
     pub storage_max_retries: Option<u32>,
     pub sources: BTreeMap<SourceName, SourceSettings>,
+    #[serde(skip)]
+    pub metrics_file: Option<String>,
     pub params: Params,
 }
 
@@ -256,6 +260,7 @@ fn resolve(settings: Settings, params: Params) -> Result<Pipeline> {
         storage_options: settings.storage_options,
         storage_max_retries: settings.storage_max_retries,
         sources,
+        metrics_file: settings.metrics_file,
         params,
     })
 }
