@@ -1,5 +1,6 @@
--- ARPU and churn rate per month and slice (docs/metrics.md#arpu, #churn-rate,
--- #arpu-slices); the columns of arpu in docs/outputs.md.
+-- ARPU and churn rate per month and slice (docs/metrics.md#arpu,
+-- docs/metrics.md#churn-rate, docs/metrics.md#arpu-slices); the columns of
+-- arpu in docs/outputs.md.
 -- Per month of W: dimension `all` (value `all`), and one row per value of
 -- region, segment and pyramid_tier held by a customer of the snapshot, zeros
 -- included. The slices of a dimension sum to `all` by construction: all four
