@@ -1,6 +1,7 @@
 //! Dates and times as every stage names them: the calendar of one run
-//! (SPEC §4.1: the last closed month and the window), a date's text form
-//! (SPEC §2) and its Arrow form, and the timestamps of manifests and locks.
+//! (docs/metrics.md#calendar: the last closed month and the window), a date's
+//! text form (docs/inputs.md#value-rules) and its Arrow form, and the
+//! timestamps of manifests and locks.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, SecondsFormat, Utc};
 
@@ -71,8 +72,8 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let num = |r: std::ops::Range<usize>| -> u32 {
         b[r].iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0'))
     };
-    // Year 0 is a real day to chrono, but not a date SPEC's range
-    // 0001-01-01..9999-12-31 holds.
+    // Year 0 is a real day to chrono, but not a date the range of valid dates
+    // 0001-01-01..9999-12-31 holds (docs/inputs.md#value-rules).
     let year = num(0..4);
     if year == 0 {
         return None;

@@ -40,7 +40,7 @@ impl fmt::Display for SourceName {
     }
 }
 
-/// A factor of the value score (SPEC §4.4).
+/// A factor of the value score (docs/metrics.md#value-score).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
@@ -61,7 +61,7 @@ impl Factor {
     }
 }
 
-/// A pyramid tier (SPEC §4.5).
+/// A pyramid tier (docs/metrics.md#value-pyramid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 pub enum Tier {
     #[serde(rename = "MVC")]

@@ -1,4 +1,5 @@
-//! Typed errors of the library, each mapped to one exit code of SPEC §6.
+//! Typed errors of the library, each mapped to one exit code
+//! (README.md#exit-codes).
 //!
 //! The binary prints the chain and exits with [`Error::exit_code`]; the
 //! library never prints to stdout nor exits.
@@ -43,7 +44,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The exit code of SPEC §6 for this error.
+    /// The exit code of this error (README.md#exit-codes).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => 2,

@@ -1,5 +1,6 @@
 //! The `cvm-etl` command: parses arguments, calls the library, prints for
-//! the person at the terminal, and maps errors to the exit codes of SPEC §6.
+//! the person at the terminal, and maps errors to the exit codes of
+//! README.md#exit-codes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,8 +47,8 @@ struct PipelineArgs {
     /// The pipeline YAML file.
     pipeline: PathBuf,
     /// Override one parameter: NAME=VALUE, VALUE read as YAML (repeatable).
-    /// NAME is a parameter of SPEC §3 (e.g. `mvc_share=0.07`,
-    /// `score_weights='{profit: 0.5, revenue: 0.5}'`), or
+    /// NAME is a parameter listed in docs/metrics.md#parameters (e.g.
+    /// `mvc_share=0.07`, `score_weights='{profit: 0.5, revenue: 0.5}'`), or
     /// `sources.NAME.path` / `sources.NAME.encoding`.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     sets: Vec<String>,

@@ -1,6 +1,6 @@
-//! The run manifest (SPEC §5): one JSON record per run under
-//! `_runs/as_of=D/<run_id>.json`. It names inputs by path and outputs by
-//! partition, and holds no secret (storage option values are left out) and
+//! The run manifest (docs/outputs.md#run-manifests-_runs): one JSON record per
+//! run under `_runs/as_of=D/<run_id>.json`. It names inputs by path and outputs
+//! by partition, and holds no secret (storage option values are left out) and
 //! no personal data.
 
 use std::collections::BTreeMap;
@@ -117,9 +117,9 @@ impl Latest {
     }
 }
 
-/// The accepted rows of every source of the most recent successful run for
-/// a date before `before` (SPEC's volume rule), with that date; None when
-/// there is no such run.
+/// The accepted rows of every source of the most recent successful run for a
+/// date before `before` (the volume gate, docs/inputs.md#max_volume_drop), with
+/// that date; None when there is no such run.
 pub async fn previous_counts(
     output: &Location,
     before: NaiveDate,
@@ -179,8 +179,8 @@ pub struct Manifest {
     pub inputs: Vec<InputRecord>,
     pub sources: BTreeMap<String, SourceCounts>,
     pub outputs: Vec<WrittenPartition>,
-    /// Month partitions of the window that a later date owns (SPEC's
-    /// ownership rule): not replaced by this run.
+    /// Month partitions of the window that a later date owns
+    /// (docs/publishing.md#who-owns-a-partition): not replaced by this run.
     pub left_alone: Vec<LeftAlone>,
     pub stages: Vec<StageTiming>,
     pub warnings: Vec<String>,

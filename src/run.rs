@@ -166,9 +166,9 @@ pub async fn run(
     }
 }
 
-/// What a run publishes: everything when it succeeded; when it failed
-/// before its commit point, only its rejected rows (SPEC §6), if it got as
-/// far as staging them.
+/// What a run publishes: everything when it succeeded; when it failed before
+/// its commit point, only its rejected rows (docs/inputs.md#the-gates), if it
+/// got as far as staging them.
 fn publishable(outcome: &Result<()>, staging: &Staging) -> Vec<&'static str> {
     match outcome {
         Ok(()) => sinks::tables::OUTPUTS
@@ -230,9 +230,9 @@ impl Run<'_> {
         self.publish(manifest, lock, staging, outcome).await
     }
 
-    /// Finishes or undoes every crashed run first (SPEC's commit rule), and
-    /// gives the holder of a lock taken over, dead before it staged
-    /// anything, its final status.
+    /// Finishes or undoes every crashed run first
+    /// (docs/publishing.md#recovery), and gives the holder of a lock taken
+    /// over, dead before it staged anything, its final status.
     async fn recover(&self, manifest: &mut Manifest, replaced: Option<Holder>) -> Result<()> {
         let by = self.run_id;
         let recovered = publish::recover(self.output, async |r: &Recovered| {

@@ -1,10 +1,10 @@
-//! SPEC's commit rule, across generations: a good run, then a run with
-//! other parameters that fails (an injected storage failure) or is killed
-//! (SIGKILL) at a step of the protocol, then a run for another date, which
-//! must finish or undo it first. Every partition is then entirely one
-//! run's, its `_SUCCESS` names that run, nothing but `part-00000.parquet`
-//! and `_SUCCESS` lies in it (on the filesystem itself), and the manifests
-//! and `latest.json` say what is live.
+//! The commit protocol (docs/publishing.md#a-run-step-by-step, #recovery),
+//! across generations: a good run, then a run with other parameters that fails
+//! (an injected storage failure) or is killed (SIGKILL) at a step of the
+//! protocol, then a run for another date, which must finish or undo it first.
+//! Every partition is then entirely one run's, its `_SUCCESS` names that run,
+//! nothing but `part-00000.parquet` and `_SUCCESS` lies in it (on the
+//! filesystem itself), and the manifests and `latest.json` say what is live.
 
 mod support;
 

@@ -114,8 +114,8 @@ fn the_sample_pipeline_runs_and_accounts_for_every_row() {
     assert!(secrets > 500, "{secrets}");
 }
 
-/// SPEC §5: every table is Parquet compressed with zstd, and none has a
-/// name or phone column.
+/// Every table is Parquet compressed with zstd (docs/outputs.md#layout), and
+/// none has a name or phone column.
 #[test]
 fn every_table_is_zstd_parquet_without_a_name_or_phone_column() {
     let out = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
-//! SPEC's ownership rule, its lock half: one lock per output location,
-//! held by a run id under a lease the run renews; a run never deletes a
-//! lock it does not hold, a run that lost its lock does not commit, and of
-//! N runs racing for one stale lock exactly one wins.
+//! The output's lock (docs/publishing.md#the-lock): one lock per output
+//! location, held by a run id under a lease the run renews; a run never deletes
+//! a lock it does not hold, a run that lost its lock does not commit, and of N
+//! runs racing for one stale lock exactly one wins.
 
 use std::time::Duration;
 

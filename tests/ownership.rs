@@ -1,6 +1,7 @@
-//! SPEC's ownership rule: a month partition belongs to the latest as_of
-//! that published it; backfilling older dates never replaces it, and for
-//! the latest date the snapshot and the month tables add up.
+//! Who owns a partition (docs/publishing.md#who-owns-a-partition): a month
+//! partition belongs to the latest as_of that published it; backfilling older
+//! dates never replaces it, and for the latest date the snapshot and the month
+//! tables add up.
 
 mod support;
 

@@ -1,8 +1,8 @@
-//! SPEC's personal-data rule, end to end: a hostile corpus of customers
-//! exports, each bad in another way, goes through the real binary; no name
-//! or phone it holds appears in any output file (decoded), any manifest or
-//! marker, or anything the binary prints, at any log level, whether the run
-//! succeeds or fails.
+//! The personal-data rule (docs/inputs.md#personal-data), end to end: a hostile
+//! corpus of customers exports, each bad in another way, goes through the real
+//! binary; no name or phone it holds appears in any output file (decoded), any
+//! manifest or marker, or anything the binary prints, at any log level, whether
+//! the run succeeds or fails.
 
 mod support;
 

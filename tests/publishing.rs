@@ -1,5 +1,5 @@
-//! SPEC §5-§6 publishing rules and docs/publishing.md, on the shipped
-//! sample, through the real binary: reruns, failed runs, locks, crashes.
+//! The publishing rules of docs/publishing.md, on the shipped sample, through
+//! the real binary: reruns, failed runs, locks, crashes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
-//! SPEC §5: the outputs are Hive-partitioned Parquet that other engines read
-//! with no glue. DuckDB (Python package) reads the sample run back.
+//! The outputs are Hive-partitioned Parquet (docs/outputs.md) that other
+//! engines read with no glue. DuckDB (Python package) reads the sample run
+//! back.
 
 mod support;
 

@@ -430,10 +430,10 @@ fn cvm_etl_with(pipeline: &std::path::Path, extra: &[&str], env: &[(&str, String
     cmd.output().unwrap()
 }
 
-/// SPEC's commit rule on S3: a run with other parameters fails or is
-/// killed at a step of the protocol; a run for another date then finishes
-/// it (it had committed: its savings are live) or undoes it (it had not:
-/// the good run's are), and a rerun gives a healthy run's outputs.
+/// The commit protocol (docs/publishing.md#recovery) on S3: a run with other
+/// parameters fails or is killed at a step of the protocol; a run for another
+/// date then finishes it (it had committed: its savings are live) or undoes it
+/// (it had not: the good run's are), and a rerun gives a healthy run's outputs.
 async fn interrupted_on_s3(hook: &str) {
     let Some(moto) = start_moto() else { return };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);

@@ -1,7 +1,9 @@
--- The anchor of the benchmark: SPEC §4 in DuckDB, over the same exports,
--- with the validation that matters for the numbers (types, currency,
--- duplicates). Variables (set by run.py): data, out, as_of, window_start,
--- window_end, last_month, last_month_no. Parameters are SPEC's defaults.
+-- The anchor of the benchmark: the metrics of docs/metrics.md in DuckDB, over
+-- the same exports, with the validation that matters for the numbers (types,
+-- currency, duplicates). Each section below is headed by the docs/metrics.md
+-- anchors it computes. Variables (set by run.py): data, out, as_of,
+-- window_start, window_end, last_month, last_month_no. Parameters are the
+-- defaults (docs/metrics.md#parameters).
 
 -- Inputs --------------------------------------------------------------------
 CREATE TEMP TABLE customers AS
@@ -41,7 +43,7 @@ WHERE CAST(k.dt AS DATE) BETWEEN getvariable('window_start') AND getvariable('as
   AND k.currency = 'CNY' AND k.customer_id IN (SELECT customer_id FROM customers)
 QUALIFY ROW_NUMBER() OVER (PARTITION BY k.cost_id ORDER BY k.dt DESC) = 1;
 
--- §4.1, §4.3 ------------------------------------------------------------------
+-- #calendar, #customer_month ------------------------------------------------
 CREATE TEMP TABLE calendar AS
 SELECT
     m.month_no,
@@ -74,7 +76,7 @@ SELECT p.customer_id, CAST(p.month AS DATE) AS month,
 FROM present p
 LEFT JOIN billed b USING (customer_id, month) LEFT JOIN costed o USING (customer_id, month) LEFT JOIN subscribed s USING (customer_id, month);
 
--- §4.4, §4.5 ------------------------------------------------------------------
+-- #customers-in-scope, #value-score to #value-pyramid -----------------------
 CREATE TEMP TABLE customer_class AS
 WITH totals AS (
     SELECT m.customer_id, SUM(revenue) AS revenue_w, SUM(cost) AS cost_w, SUM(profit) AS profit_w,
@@ -110,7 +112,7 @@ SELECT *,
          ELSE 'LVC' END AS pyramid_tier
 FROM classed;
 
--- §4.2, §4.8 ------------------------------------------------------------------
+-- #subscribers to #arpu-slices ----------------------------------------------
 CREATE TEMP TABLE slice_month AS
 WITH sliced AS (
     SELECT c.customer_id, c.signup_date, c.churn_date, COALESCE(c.region, 'UNKNOWN') AS region,
@@ -140,7 +142,7 @@ SELECT month, dimension, dimension_value, SUM(revenue) AS revenue, SUM(open_subs
     SUM(churned) AS churned, SUM(churned) / NULLIF(SUM(open_subscribers), 0) AS churn_rate
 FROM d GROUP BY ALL;
 
--- §4.6 ------------------------------------------------------------------------
+-- #growth_rate, #potential_w, #uplift, #tenure to #tier-policy --------------
 CREATE TEMP TABLE customer_value AS
 WITH tier_churn AS (SELECT pyramid_tier, SUM(open_subscribers) AS opened, SUM(churned) AS churned FROM slice_month GROUP BY ALL),
 tenured AS (
@@ -167,7 +169,7 @@ SELECT customer_id, region, segment, account_manager, signup_date, churn_date, r
     baseline_sum, last_month_revenue
 FROM tenured;
 
--- §4.7 ------------------------------------------------------------------------
+-- #churn-watchlist ----------------------------------------------------------
 CREATE TEMP TABLE churn_watchlist AS
 WITH w AS (
     SELECT *, baseline_sum > 0 AND last_month_revenue * 3 <= 0.70 * baseline_sum AS dropped, lifecycle_stage = 'decline' AS declining
@@ -179,7 +181,7 @@ SELECT customer_id, pyramid_tier, abc_class, lifecycle_stage, region, segment, a
     CASE WHEN dropped AND declining THEN 'revenue_drop+declining' WHEN dropped THEN 'revenue_drop' ELSE 'declining' END AS reason
 FROM w WHERE dropped OR declining;
 
--- §4.9 ------------------------------------------------------------------------
+-- #retention-savings --------------------------------------------------------
 CREATE TEMP TABLE retention_savings AS
 WITH populations AS (SELECT unnest(['all', 'MVC', 'MGC', 'LVC', 'BZ']) AS population),
 subs AS (

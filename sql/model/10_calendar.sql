@@ -1,7 +1,8 @@
--- SPEC §4.1 Calendar. The w closed months of the window W, ending with
--- M_last ($last_month, its first day), one row each, and the periods of
--- §4.4-§4.7 that sum over them. Months are numbered 12 × year + month so
--- that "the t months before" is plain integer arithmetic.
+-- Calendar (docs/metrics.md#calendar). The w closed months of the window W,
+-- ending with M_last ($last_month, its first day), one row each, and the
+-- periods that the customer figures and the watchlist sum over. Months are
+-- numbered 12 × year + month so that "the t months before" is plain integer
+-- arithmetic.
 WITH RECURSIVE months (month_no, months_back) AS (
     SELECT CAST($last_month_no AS BIGINT), CAST(0 AS BIGINT)
     UNION ALL
@@ -17,9 +18,9 @@ SELECT
     -- recent: the last t months of W; previous: the t months before those.
     month_no > $last_month_no - $t AS in_recent,
     month_no <= $last_month_no - $t AND month_no > $last_month_no - 2 * $t AS in_previous,
-    -- §4.7 baseline: the t months before M_last.
+    -- baseline (docs/metrics.md#churn-watchlist): the t months before M_last.
     month_no < $last_month_no AND month_no >= $last_month_no - $t AS in_baseline,
-    -- §4.6 exit: the last dormant_months months of W.
+    -- exit (docs/metrics.md#lifecycle-stage): the last dormant_months of W.
     month_no > $last_month_no - $dormant_months AS in_dormant,
     month_no = $last_month_no AS is_last
 FROM months

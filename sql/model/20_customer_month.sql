@@ -1,6 +1,7 @@
--- SPEC §4.3 customer_month. One row per customer and month of W where the
--- customer was a subscriber during the month or has accepted billing or cost
--- lines in it (a line of amount 0 counts). Lines outside W count nowhere.
+-- customer_month (docs/metrics.md#customer_month). One row per customer and
+-- month of W where the customer was a subscriber during the month or has
+-- accepted billing or cost lines in it (a line of amount 0 counts). Lines
+-- outside W count nowhere.
 -- One aggregation over billing lines, cost items and subscriber months
 -- together: no joins, so billing is read once and the grouping can spill.
 WITH facts AS (

@@ -1,6 +1,6 @@
--- SPEC §4.4 Customers in scope: the customers with at least one
--- customer_month row, with their sums over W and over the periods of the
--- calendar (recent, previous, dormant, baseline, M_last).
+-- Customers in scope (docs/metrics.md#customers-in-scope): the customers with
+-- at least one customer_month row, with their sums over W and over the
+-- periods of the calendar (recent, previous, dormant, baseline, M_last).
 SELECT
     m.customer_id,
     SUM(m.revenue) AS revenue_w,

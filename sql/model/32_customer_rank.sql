@@ -1,6 +1,6 @@
--- SPEC §4.4 The value of the customers in scope (customer_totals, n of
--- them): score, value_rank and uplift, as the exact figures that the tiers
--- of §4.5 are decided on (34_customer_class.sql).
+-- The value of the customers in scope (customer_totals, n of them): score,
+-- value_rank and uplift (docs/metrics.md#value-score, #value_rank, #uplift),
+-- as the exact figures that the tiers are decided on (34_customer_class.sql).
 -- n comes from a one-row count, not COUNT(*) OVER (): an unbounded window
 -- holds the whole table as one batch, which a memory limit cannot spill.
 -- Every figure is kept exact:

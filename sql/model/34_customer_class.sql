@@ -1,6 +1,7 @@
--- SPEC §4.5 Tiers: the ABC class, b_rising and the pyramid tier of every
--- customer in scope, decided on the exact value_rank and uplift_points of
--- customer_rank (32_customer_rank.sql).
+-- Tiers (docs/metrics.md#abc-classes, #b_rising, #value-pyramid): the ABC
+-- class, b_rising and the pyramid tier of every customer in scope, decided on
+-- the exact value_rank and uplift_points of customer_rank
+-- (32_customer_rank.sql).
 -- A cut-off value_rank ≤ CEIL(share × n) is written value_rank − 1 < share × n,
 -- which compares an integer with an exact decimal product.
 -- Class sizes come from a grouped count, not COUNT(*) OVER (PARTITION BY):

@@ -1,8 +1,9 @@
--- SPEC §4.2 Subscribers, cut by the slices of §4.8. Per month of W and per
--- (region, segment, pyramid_tier) held by a customer of the snapshot: open,
--- close, churned and revenue. Every customer of the snapshot counts, in scope
--- or not; one not in scope is UNRANKED, a null region or segment UNKNOWN
--- (validation has already made empty and whitespace-only text null).
+-- Subscribers (docs/metrics.md#subscribers), cut by the slices of
+-- docs/metrics.md#arpu-slices. Per month of W and per (region, segment,
+-- pyramid_tier) held by a customer of the snapshot: open, close, churned and
+-- revenue. Every customer of the snapshot counts, in scope or not; one not in
+-- scope is UNRANKED, a null region or segment UNKNOWN (validation has already
+-- made empty and whitespace-only text null).
 WITH sliced AS (
     SELECT
         c.customer_id,

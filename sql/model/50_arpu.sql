@@ -1,4 +1,6 @@
--- SPEC §4.2 ARPU and churn, §4.8 slices; the columns of §5 arpu.
+-- ARPU and churn rate per month and slice (docs/metrics.md#arpu,
+-- docs/metrics.md#churn-rate, docs/metrics.md#arpu-slices); the columns of
+-- arpu in docs/outputs.md.
 -- Per month of W: dimension `all` (value `all`), and one row per value of
 -- region, segment and pyramid_tier held by a customer of the snapshot, zeros
 -- included. The slices of a dimension sum to `all` by construction: all four

@@ -1,6 +1,7 @@
--- SPEC §4.4-§4.6: value, tiers, lifecycle stage, lifetime value and policy
--- per customer in scope; the columns of §5 customer_value, plus the
--- `_`-prefixed helpers of §4.7 and §4.9 (clv as its exact fraction).
+-- Value, tiers, lifecycle stage, lifetime value and policy per customer in
+-- scope (docs/metrics.md#growth_rate to #tier-policy); the columns of
+-- customer_value in docs/outputs.md, plus the `_`-prefixed helpers of the
+-- churn watchlist and retention savings (clv as its exact fraction).
 --
 -- clv = (profit_w / w) × r / (1 + i − r) with r = 1 − C/O (C churned and O
 -- opened over W in the customer's tier) is, multiplied out,
@@ -25,11 +26,11 @@ with_tenure_and_clv AS (
     FROM customer_class AS r
     LEFT JOIN tier_churn AS tc ON tc.pyramid_tier = r.pyramid_tier
 ),
--- The same, with the lifecycle stage of §4.6.
+-- The same, with the lifecycle stage (docs/metrics.md#lifecycle-stage).
 with_stage AS (
     SELECT
         *,
-        -- The first stage that holds, in SPEC order.
+        -- The first stage that holds, in the order docs/metrics.md lists them.
         CASE
             WHEN (churn_date IS NOT NULL AND churn_date <= $as_of)
                 OR (tenure_months >= $dormant_months AND dormant_revenue <= 0) THEN 'exit'

@@ -1,4 +1,5 @@
--- SPEC §4.7 Churn watchlist; the columns of §5 churn_watchlist.
+-- Churn watchlist (docs/metrics.md#churn-watchlist); the columns of
+-- churn_watchlist in docs/outputs.md.
 -- Watched: customers in scope in MVC or MGC, or in class A, not at `exit`.
 -- Listed when the last month fell by alert_drop against the baseline (the t
 -- months before M_last, averaged), tested exactly as

@@ -1,4 +1,5 @@
--- SPEC §4.9 Retention savings; the columns of §5 retention_savings.
+-- Retention savings (docs/metrics.md#retention-savings); the columns of
+-- retention_savings in docs/outputs.md.
 -- One row per scenario Δ and population (all, MVC, MGC, LVC, BZ), always.
 -- customers_retained = base × Δ is exact (DECIMAL) and never rounded; each
 -- money figure is an exact product or an exact fraction, named in `money`
@@ -66,8 +67,8 @@ retained AS (
     JOIN lifetimes AS l ON l.population = s.population
     CROSS JOIN scenarios AS x
 ),
--- The money figures of §4.9, each named as the exact quantity it is: the
--- SELECT below only rounds them, once, half away from zero, to cents.
+-- The money figures of retention savings, each named as the exact quantity it
+-- is: the SELECT below only rounds them, once, half away from zero, to cents.
 money AS (
     SELECT
         *,

@@ -1,8 +1,9 @@
--- SPEC §6, billing: the checks that need the whole source, as the rows
--- they reject (_file_id, _line, _reason, _detail); every other staged
--- row is accepted. The duplicates come from billing_duplicates.sql; then
--- unknown_customer, last, on the kept rows: the line must name an accepted
--- customer (a rejected customer takes its lines with it).
+-- Billing (docs/inputs.md#order-of-checks, steps 3 and 4): the checks that
+-- need the whole source, as the rows they reject (_file_id, _line, _reason,
+-- _detail); every other staged row is accepted. The duplicates come from
+-- billing_duplicates.sql; then unknown_customer, last, on the kept rows: the
+-- line must name an accepted customer (a rejected customer takes its lines
+-- with it).
 SELECT * FROM duplicates_billing
 UNION ALL
 SELECT

@@ -1,13 +1,13 @@
--- SPEC §6, billing, duplicate_key on (invoice_id, line_no): of the rows
--- sharing a key, the one from the latest (dt, path, line) is kept (a row
--- without dt sorts first, so NULLS LAST in descending order); the others are
--- rejected, each naming the row that was kept. Only keys that occur twice
--- are ranked. They are found by a 64-bit hash of the key first (key_hash: a
--- group-by on one integer, not on text); a hash shared by two different keys
--- only adds rows to rank, since the window partitions by the key itself. The
--- doubled hashes are the build side of the join, so the staged rows only
--- stream past them. A staged row names its file by _file_id; files_billing
--- holds the paths.
+-- Billing, duplicate_key (docs/inputs.md#order-of-checks) on (invoice_id,
+-- line_no): of the rows sharing a key, the one from the latest (dt, path,
+-- line) is kept (a row without dt sorts first, so NULLS LAST in descending
+-- order); the others are rejected, each naming the row that was kept. Only
+-- keys that occur twice are ranked. They are found by a 64-bit hash of the
+-- key first (key_hash: a group-by on one integer, not on text); a hash shared
+-- by two different keys only adds rows to rank, since the window partitions
+-- by the key itself. The doubled hashes are the build side of the join, so
+-- the staged rows only stream past them. A staged row names its file by
+-- _file_id; files_billing holds the paths.
 WITH doubled AS (
     SELECT key_hash(invoice_id, line_no) AS _hash FROM staged_billing GROUP BY 1 HAVING COUNT(*) > 1
 ),

@@ -1,8 +1,8 @@
--- SPEC §6, costs: the checks that need the whole source, as the rows they
--- reject (_file_id, _line, _reason, _detail); every other staged row is
--- accepted. The duplicates come from costs_duplicates.sql; then
--- unknown_customer, last, on the kept rows: the item must name an accepted
--- customer.
+-- Costs (docs/inputs.md#order-of-checks, steps 3 and 4): the checks that need
+-- the whole source, as the rows they reject (_file_id, _line, _reason,
+-- _detail); every other staged row is accepted. The duplicates come from
+-- costs_duplicates.sql; then unknown_customer, last, on the kept rows: the
+-- item must name an accepted customer.
 SELECT * FROM duplicates_costs
 UNION ALL
 SELECT

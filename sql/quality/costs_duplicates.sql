@@ -1,12 +1,13 @@
--- SPEC §6, costs, duplicate_key on cost_id: of the rows sharing a key, the
--- one from the latest (dt, path, line) is kept (a row without dt sorts
--- first, so NULLS LAST in descending order); the others are rejected, each
--- naming the row that was kept. Only keys that occur twice are ranked. They
--- are found by a 64-bit hash of the key first (key_hash: a group-by on one
--- integer, not on text); a hash shared by two different keys only adds rows
--- to rank, since the window partitions by the key itself. The doubled hashes
--- are the build side of the join, so the staged rows only stream past them.
--- A staged row names its file by _file_id; files_costs holds the paths.
+-- Costs, duplicate_key (docs/inputs.md#order-of-checks) on cost_id: of the
+-- rows sharing a key, the one from the latest (dt, path, line) is kept (a row
+-- without dt sorts first, so NULLS LAST in descending order); the others are
+-- rejected, each naming the row that was kept. Only keys that occur twice are
+-- ranked. They are found by a 64-bit hash of the key first (key_hash: a
+-- group-by on one integer, not on text); a hash shared by two different keys
+-- only adds rows to rank, since the window partitions by the key itself. The
+-- doubled hashes are the build side of the join, so the staged rows only
+-- stream past them. A staged row names its file by _file_id; files_costs
+-- holds the paths.
 WITH doubled AS (
     SELECT key_hash(cost_id) AS _hash FROM staged_costs GROUP BY 1 HAVING COUNT(*) > 1
 ),

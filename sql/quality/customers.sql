@@ -1,7 +1,8 @@
--- SPEC §6, customers: the checks that need the whole source, as the rows
--- they reject (_file_id, _line, _reason, _detail); every other staged
--- row is accepted. The duplicates come from customers_duplicates.sql;
--- churn_before_signup is then decided on the kept rows (equal is valid).
+-- Customers (docs/inputs.md#order-of-checks, steps 3 and 4): the checks that
+-- need the whole source, as the rows they reject (_file_id, _line, _reason,
+-- _detail); every other staged row is accepted. The duplicates come from
+-- customers_duplicates.sql; churn_before_signup is then decided on the kept
+-- rows (equal is valid).
 SELECT * FROM duplicates_customers
 UNION ALL
 SELECT

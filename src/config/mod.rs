@@ -70,9 +70,9 @@ pub struct SourceSettings {
     pub encoding: Encoding,
 }
 
-/// The parameters of SPEC §3: the one list of them. A parameter is a field
-/// here, typed so that reading it checks it, and its default below; the
-/// pipeline file and `--set` name it by its field name.
+/// The parameters (docs/metrics.md#parameters): the one list of them. A
+/// parameter is a field here, typed so that reading it checks it, and its
+/// default below; the pipeline file and `--set` name it by its field name.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {

@@ -1,9 +1,9 @@
 //! Typed parameter values, each checked where it is read so that a bad value
 //! is reported at its YAML line (or its `--set`).
 //!
-//! Numbers are read from their source text, never through an `f64`
-//! (SPEC §3 "exact parameters"): serde_yaml hands a scalar's raw text to
-//! `deserialize_str`, which is what every numeric type here asks for.
+//! Numbers are read from their source text, never through an `f64` (parameters
+//! are exact, docs/metrics.md#conventions): serde_yaml hands a scalar's raw
+//! text to `deserialize_str`, which is what every numeric type here asks for.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -154,7 +154,8 @@ impl<'de> Deserialize<'de> for Share {
     }
 }
 
-/// An exact decimal within `LO..=HI` (SPEC's parameter bounds).
+/// An exact decimal within `LO..=HI` (a parameter's bounds,
+/// docs/metrics.md#parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Bounded<const LO: i64, const HI: i64>(pub Dec);

@@ -1,7 +1,7 @@
 //! Quality: the checks that need a whole source (duplicates, churn before
 //! signup, unknown customers; `sql/quality/`), the accepted tables the
 //! transforms read, the reconciliation rows_read = accepted + rejected, and
-//! the gate of SPEC §6.
+//! the gates (docs/inputs.md#the-gates).
 
 mod key_hash;
 
@@ -249,7 +249,7 @@ async fn whole_source_rejections(ctx: &SessionContext, whole: &str) -> Result<Ve
     Ok(out)
 }
 
-/// Accepted lines dated outside the window W (SPEC §4.1).
+/// Accepted lines dated outside the window W (docs/metrics.md#calendar).
 async fn out_of_scope(
     ctx: &SessionContext,
     source: SourceName,
@@ -337,10 +337,10 @@ pub struct Previous {
     pub accepted: BTreeMap<String, u64>,
 }
 
-/// SPEC's volume rule: a source whose accepted rows are fewer than
-/// (1 − max_volume_drop) × those of the previous successful run fails the
-/// gate (exit 3), so that an empty or truncated delivery does not replace
-/// good outputs; max_volume_drop = 1, or no previous run, skips it. The
+/// The volume gate (docs/inputs.md#max_volume_drop): a source whose accepted
+/// rows are fewer than (1 − max_volume_drop) × those of the previous successful
+/// run fails the gate (exit 3), so that an empty or truncated delivery does not
+/// replace good outputs; max_volume_drop = 1, or no previous run, skips it. The
 /// comparison is exact: accepted × 10^s < (10^s − m) × previous for
 /// max_volume_drop = m / 10^s.
 pub fn volume_gate(

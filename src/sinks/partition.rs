@@ -1,4 +1,4 @@
-//! Hive partition values, escaped as Hive and Spark do (SPEC §5).
+//! Hive partition values, escaped as Hive and Spark do (docs/outputs.md#layout).
 
 /// The text of `key=value` for a path segment.
 pub fn segment(key: &str, value: &str) -> String {

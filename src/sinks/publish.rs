@@ -13,10 +13,10 @@
 //!
 //! - Stage: every partition of the run is written under its staging folder.
 //! - Commit: the partitions to publish are decided (a month partition that
-//!   a later date published stays that date's, SPEC's ownership rule) and
-//!   written to `_COMMIT.json`. Once the record may exist, the staging is
-//!   never deleted before it is published: a failure leaves it to the next
-//!   run.
+//!   a later date published stays that date's,
+//!   docs/publishing.md#who-owns-a-partition) and written to `_COMMIT.json`.
+//!   Once the record may exist, the staging is never deleted before it is
+//!   published: a failure leaves it to the next run.
 //! - Publish, per partition: the staged file is copied over the partition's
 //!   one data file `part-00000.parquet` (an atomic copy on object stores, a
 //!   hard link renamed into place on a filesystem), anything else in the
@@ -159,10 +159,10 @@ impl Staging {
         Ok(())
     }
 
-    /// Decides which staged partitions of `tables` this run publishes: a
-    /// month partition a later date published is left alone (SPEC's
-    /// ownership rule). Nothing is written: a failure here is a failure
-    /// before the commit point.
+    /// Decides which staged partitions of `tables` this run publishes: a month
+    /// partition a later date published is left alone
+    /// (docs/publishing.md#who-owns-a-partition). Nothing is written: a failure
+    /// here is a failure before the commit point.
     pub async fn plan(&self, tables: &[&str]) -> Result<Plan> {
         let mut plan = Plan::default();
         for p in self

@@ -1,4 +1,4 @@
-//! The output tables of SPEC §5 and how each is partitioned. The columns
+//! The output tables (docs/outputs.md) and how each is partitioned. The columns
 //! written are the model table's, less its partition columns and the
 //! `_`-prefixed helpers that later steps use.
 
@@ -37,7 +37,7 @@ pub struct Output {
     pub order: &'static [&'static str],
 }
 
-/// The tables of SPEC §5 that the model computes.
+/// The output tables (docs/outputs.md) that the model computes.
 pub const OUTPUTS: &[Output] = &[
     Output::new("customer_month", PartitionBy::Month),
     Output {

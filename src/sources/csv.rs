@@ -3,7 +3,7 @@
 //!
 //! A header line is the file's column names, or, in a file without one, a
 //! customers record: an error about a header that could not be parsed names
-//! the file and the line, never its text (SPEC §5 "personal data").
+//! the file and the line, never its text (docs/inputs.md#personal-data).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

@@ -1,15 +1,17 @@
-//! RFC 4180 records from a byte stream (SPEC §2 "CSV dialect" and
-//! "broken records"), fed chunk by chunk so a file is never held whole.
+//! RFC 4180 records from a byte stream (docs/inputs.md#csv, and broken records
+//! as docs/inputs.md#the-reasons lists them), fed chunk by chunk so a file is
+//! never held whole.
 //!
 //! Works on bytes: `,`, `"`, `\r` and `\n` never occur inside a multi-byte
 //! character of UTF-8, GB18030 or GBK, so records split the same way in all
 //! three and each record is decoded afterwards.
 //!
-//! Outside quotes `\n`, `\r\n` and a lone `\r` (old spreadsheet exports) end
-//! a line; inside quotes they are data, and still count as physical lines.
-//! A record longer than `max_record_bytes` (SPEC §3) is cut: only its first
-//! bytes are kept and the splitter reads on to its end, so that a stray quote
-//! near the start of a large file costs no more memory than the limit.
+//! Outside quotes `\n`, `\r\n` and a lone `\r` (old spreadsheet exports) end a
+//! line; inside quotes they are data, and still count as physical lines. A
+//! record longer than `max_record_bytes` (docs/inputs.md#max_record_bytes) is
+//! cut: only its first bytes are kept and the splitter reads on to its end, so
+//! that a stray quote near the start of a large file costs no more memory than
+//! the limit.
 
 use super::record::{KEPT_BYTES, TOO_LONG};
 

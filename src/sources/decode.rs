@@ -1,4 +1,4 @@
-//! Text decoding per source encoding (SPEC §2): UTF-8, GB18030 or GBK.
+//! Text decoding per source encoding (docs/inputs.md#csv): UTF-8, GB18030 or GBK.
 //! GBK is read with the GB18030 decoder, its superset, as browsers do.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! Which files a run reads (SPEC §2 "which files" and "Rule — files").
+//! Which files a run reads (docs/inputs.md#which-files-a-run-reads).
 
 use std::collections::BTreeSet;
 

@@ -1,8 +1,9 @@
-//! NDJSON files (one JSON object a line) into records for a [`RecordSink`]. Numbers are
-//! taken by their source text (SPEC §2 "typed inputs"), never as floats.
-//! A line longer than `max_record_bytes` (SPEC §3) is malformed and only its
-//! first bytes are kept; a line that is not an object is malformed, and why
-//! is said without its text, which may be a customer's name or phone.
+//! NDJSON files (one JSON object a line) into records for a [`RecordSink`].
+//! Numbers are taken by their source text (docs/inputs.md#ndjson), never as
+//! floats. A line longer than `max_record_bytes`
+//! (docs/inputs.md#max_record_bytes) is malformed and only its first bytes are
+//! kept; a line that is not an object is malformed, and why is said without its
+//! text, which may be a customer's name or phone.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};

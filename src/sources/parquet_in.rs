@@ -1,6 +1,6 @@
 //! Parquet files into records for a [`RecordSink`]. Typed columns (DATE, TIMESTAMP,
 //! DECIMAL, INT64, DOUBLE) are written as text and then checked exactly like
-//! CSV text, so one set of rules decides every row (SPEC §2 "typed inputs").
+//! CSV text, so one set of rules decides every row (docs/inputs.md#parquet).
 //!
 //! Values are turned into text one by one, so that a bad value rejects its
 //! row and never the file: a date out of 0001-01-01..9999-12-31 becomes a
@@ -309,7 +309,7 @@ fn to_text(array: &ArrayRef) -> Result<TextColumn> {
 }
 
 /// Text from a string column read as bytes; values that are not UTF-8 are
-/// marked, not refused (SPEC §2: malformed_row for that row).
+/// marked, not refused (docs/inputs.md#parquet: malformed_row for that row).
 fn utf8_text(bytes: &BinaryArray) -> TextColumn {
     if let Ok(text) = StringArray::try_from_binary(bytes.clone()) {
         return TextColumn::from(text);

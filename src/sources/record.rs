@@ -13,12 +13,13 @@ use crate::error::Result;
 /// Rows per batch of checked rows.
 pub const BATCH_ROWS: usize = 8192;
 
-/// A ceiling on the columns of a source (SPEC §2's widest has 10), so that a
-/// record's fields are held on the stack; checked at compile time in `spec`.
+/// A ceiling on the columns of a source (the widest, customers in
+/// docs/inputs.md#columns, has 10), so that a record's fields are held on the
+/// stack; checked at compile time in `spec`.
 pub const MAX_COLUMNS: usize = 16;
 
 /// What `rejected.raw` shows of a record longer than `max_record_bytes`
-/// (SPEC §3): its first 1 KiB, cut between characters.
+/// (docs/inputs.md#max_record_bytes): its first 1 KiB, cut between characters.
 pub const RAW_KEPT: usize = 1024;
 
 /// The bytes a reader keeps of such a record, a few more than shown, so that

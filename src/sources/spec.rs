@@ -1,5 +1,6 @@
-//! The columns of each input (SPEC §2's tables), in the order that decides
-//! which check a row fails first (SPEC §6 "order of checks").
+//! The columns of each input (the tables of docs/inputs.md#columns), in the
+//! order that decides which check a row fails first
+//! (docs/inputs.md#order-of-checks).
 
 use std::sync::Arc;
 
@@ -93,7 +94,7 @@ const _: () = assert!(
         && COSTS.len() <= super::record::MAX_COLUMNS
 );
 
-/// The columns of a source, in SPEC order.
+/// The columns of a source, in the order of docs/inputs.md#columns.
 pub fn columns(source: SourceName) -> &'static [Column] {
     match source {
         SourceName::Billing => BILLING,
@@ -165,7 +166,8 @@ pub fn raw_schema() -> SchemaRef {
     ]))
 }
 
-/// The columns of the `rejected` table (SPEC §5), `source` being a partition.
+/// The columns of the `rejected` table (docs/outputs.md#rejected), `source`
+/// being a partition.
 pub fn rejected_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("file", DataType::Utf8, false),

@@ -1,4 +1,4 @@
-//! Row checks of SPEC §2 "values" and §6 "order of checks", record by
+//! Row checks (docs/inputs.md#value-rules, #order-of-checks), record by
 //! record as the readers split them: the first failing check, reason by
 //! reason and within a reason column by column, rejects the row; the rest
 //! become typed columns. duplicate_key, churn_before_signup and
@@ -194,9 +194,9 @@ fn first_bad(
     Ok(())
 }
 
-/// An optional text field that is empty or only whitespace is null (SPEC
-/// §2); an optional date or number is null only when empty: `"  "` is not a
-/// date (surrounding spaces are bad_date) nor a number.
+/// An optional text field that is empty or only whitespace is null
+/// (docs/inputs.md#columns); an optional date or number is null only when
+/// empty: `"  "` is not a date (surrounding spaces are bad_date) nor a number.
 fn parse(kind: Kind, text: Option<&str>) -> Parsed {
     let null = match kind {
         Kind::Text | Kind::Currency => is_blank(text),

@@ -1,5 +1,6 @@
-//! The value rules of SPEC §2: what a date, an amount, a line number and a
-//! double look like in text. Nothing is trimmed, rounded or guessed.
+//! The value rules (docs/inputs.md#value-rules): what a date, an amount, a line
+//! number and a double look like in text. Nothing is trimmed, rounded or
+//! guessed.
 
 /// The most significant digits an amount may have before its point.
 const MAX_INTEGER_DIGITS: usize = 16;

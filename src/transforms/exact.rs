@@ -8,12 +8,12 @@
 //!   factor × (n1/d1 + n2/d2 + …) / count, rounded once to cents (a mean of
 //!   clv over tiers whose denominators differ).
 //!
-//! DataFusion divides decimals at a scale of its own choosing, truncating,
-//! and its DOUBLE arithmetic is binary; SPEC §4 wants exact values rounded
-//! once. Operands are exact decimals (integers are widened to DECIMAL); the
-//! quotients are computed in 256-bit or arbitrary-precision integers. A zero
-//! or null divisor gives null: every quotient of SPEC §4 is "null when that
-//! is 0".
+//! DataFusion divides decimals at a scale of its own choosing, truncating, and
+//! its DOUBLE arithmetic is binary; the metrics are exact values rounded once
+//! (docs/metrics.md#conventions). Operands are exact decimals (integers are
+//! widened to DECIMAL); the quotients are computed in 256-bit or
+//! arbitrary-precision integers. A zero or null divisor gives null: every
+//! ratio in docs/metrics.md is null when its denominator is 0.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
-//! Exact rational arithmetic on big integers, for the few SPEC §4 figures
-//! whose exact value does not fit DECIMAL(38): rounding a quotient once,
-//! half away from zero, to a number of places, or to the nearest DOUBLE.
+//! Exact rational arithmetic on big integers, for the few figures of
+//! docs/metrics.md whose exact value does not fit DECIMAL(38): rounding a
+//! quotient once, half away from zero, to a number of places, or to the nearest
+//! DOUBLE.
 
 use num_bigint::BigInt;
 use num_traits::{One, Signed, ToPrimitive, Zero};

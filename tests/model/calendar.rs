@@ -1,4 +1,5 @@
-//! SPEC §4.1 Calendar.
+//! The calendar: M_last, the window W and its periods
+//! (docs/metrics.md#calendar).
 
 use super::world::*;
 

@@ -1,4 +1,5 @@
-//! SPEC §4.3 customer_month.
+//! customer_month: one row per customer and month of W
+//! (docs/metrics.md#customer_month).
 
 use super::world::*;
 

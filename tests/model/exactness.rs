@@ -1,5 +1,6 @@
-//! SPEC §3 "exact parameters": shares, thresholds and products evaluated in
-//! exact decimal arithmetic, where binary floating point gets them wrong.
+//! Parameters are exact (docs/metrics.md#conventions): shares, thresholds and
+//! products evaluated in exact decimal arithmetic, where binary floating point
+//! gets them wrong.
 
 use super::world::*;
 

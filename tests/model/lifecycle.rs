@@ -1,4 +1,5 @@
-//! SPEC §4.6 Lifecycle stages (the first that holds) and lifetime value.
+//! Lifecycle stages, the first that holds (docs/metrics.md#lifecycle-stage),
+//! and lifetime value (docs/metrics.md#clv).
 
 use super::world::*;
 

@@ -1,5 +1,5 @@
-//! One test per rule of SPEC §4, each on a world small enough to check by
-//! hand, read back from the Parquet the job wrote.
+//! One test per rule of docs/metrics.md, each on a world small enough to check
+//! by hand, read back from the Parquet the job wrote.
 
 mod world;
 

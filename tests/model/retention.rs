@@ -1,4 +1,6 @@
-//! SPEC §4.9 Retention savings, and the seed example of SPEC §1.
+//! Retention savings (docs/metrics.md#retention-savings), and the
+//! 2,700,000-subscriber example scaled down
+//! (docs/metrics.md#retention-example).
 
 use super::world::*;
 

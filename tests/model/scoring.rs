@@ -1,5 +1,6 @@
-//! SPEC §4.4 Customers in scope and their value: sums, growth, potential,
-//! score (PERCENT_RANK of each factor) and value_rank.
+//! Customers in scope and their value: sums, growth, potential, score
+//! (PERCENT_RANK of each factor) and value_rank, as docs/metrics.md defines
+//! them from "Customers in scope" to "value_rank".
 
 use super::world::*;
 

@@ -1,4 +1,5 @@
-//! SPEC §4.8 ARPU slices by region, segment and pyramid tier.
+//! ARPU slices by region, segment and pyramid tier
+//! (docs/metrics.md#arpu-slices).
 
 use super::world::*;
 

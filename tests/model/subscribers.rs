@@ -1,4 +1,5 @@
-//! SPEC §4.2 Subscribers: open, close, churned, churn_rate and arpu per month.
+//! Subscribers: open, close, churned, churn_rate and arpu per month
+//! (docs/metrics.md#subscribers, #churn-rate, #arpu).
 
 use super::world::*;
 

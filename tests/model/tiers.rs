@@ -1,4 +1,5 @@
-//! SPEC §4.5 Tiers: ABC classes, b_rising and the value pyramid.
+//! Tiers: ABC classes, b_rising and the value pyramid
+//! (docs/metrics.md#abc-classes, #b_rising, #value-pyramid).
 
 use super::world::*;
 

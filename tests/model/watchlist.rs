@@ -1,5 +1,5 @@
-//! SPEC §4.7 Churn watchlist, with w = 6 and t = 2: previous = Dec-Jan,
-//! recent = Feb-Mar, baseline = Jan-Feb.
+//! The churn watchlist (docs/metrics.md#churn-watchlist), with w = 6 and t = 2:
+//! previous = Dec-Jan, recent = Feb-Mar, baseline = Jan-Feb.
 
 use super::world::*;
 

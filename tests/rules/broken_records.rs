@@ -1,4 +1,5 @@
-//! SPEC §2 "Rule — broken records" and the `raw` column of SPEC §5.
+//! Broken records (malformed_row in docs/inputs.md#the-reasons) and the `raw`
+//! column of `rejected` (docs/outputs.md#rejected).
 
 use super::common::*;
 

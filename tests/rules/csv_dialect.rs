@@ -1,4 +1,4 @@
-//! SPEC §2 "Rule — CSV dialect".
+//! The CSV dialect (docs/inputs.md#csv).
 
 use super::common::*;
 

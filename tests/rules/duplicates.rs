@@ -1,5 +1,5 @@
-//! SPEC §6: duplicate_key, decided among the rows that passed the row
-//! checks; the row from the latest (dt, path, line) is kept.
+//! duplicate_key (docs/inputs.md#order-of-checks), decided among the rows that
+//! passed the row checks; the row from the latest (dt, path, line) is kept.
 
 use super::common::*;
 

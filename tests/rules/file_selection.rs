@@ -1,4 +1,4 @@
-//! SPEC §2 "which files a run reads" and "Rule — files".
+//! Which files a run reads (docs/inputs.md#which-files-a-run-reads).
 
 use super::common::*;
 use cvm_etl::Error;

@@ -1,5 +1,5 @@
-//! One test per rule of SPEC §2 (inputs) and §6 (bad input), each on inputs
-//! small enough to check by hand.
+//! One test per rule of docs/inputs.md (formats, values, rejections, order of
+//! checks, gates), each on inputs small enough to check by hand.
 
 mod common;
 

@@ -1,6 +1,7 @@
-//! SPEC §3 `max_record_bytes`: a record longer than it (a CSV record, quoted
-//! lines and all, or an NDJSON line) is one malformed_row whose raw is its
-//! first 1 KiB, and the records after it are read as usual.
+//! `max_record_bytes` (docs/inputs.md#max_record_bytes): a record longer than
+//! it (a CSV record, quoted lines and all, or an NDJSON line) is one
+//! malformed_row whose raw is its first 1 KiB, and the records after it are
+//! read as usual.
 
 use super::common::*;
 

@@ -1,5 +1,6 @@
-//! SPEC §2 "Rule — values" and §6 "Rule — order of checks": a row gets the
-//! first reason that applies, reason by reason, column by column.
+//! The value rules (docs/inputs.md#value-rules) and the order of checks
+//! (docs/inputs.md#order-of-checks): a row gets the first reason that applies,
+//! reason by reason, column by column.
 
 use super::common::*;
 

@@ -1,6 +1,6 @@
-//! SPEC §5 "Rule — personal data": a customers header or line that cannot be
-//! read is reported by file and line, never with its text, which may be a
-//! customer's name or phone.
+//! Personal data (docs/inputs.md#personal-data): a customers header or line
+//! that cannot be read is reported by file and line, never with its text, which
+//! may be a customer's name or phone.
 
 use super::common::*;
 

@@ -1,6 +1,6 @@
-//! SPEC §6 "Rule — quality gate": a source fails when rows_rejected /
-//! rows_read > max_reject_ratio, strictly. A failed run still writes its
-//! rejected rows and its manifest.
+//! The quality gate (docs/inputs.md#max_reject_ratio): a source fails when
+//! rows_rejected / rows_read > max_reject_ratio, strictly. A failed run still
+//! writes its rejected rows and its manifest.
 
 use super::common::*;
 

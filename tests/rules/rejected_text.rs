@@ -1,6 +1,6 @@
-//! SPEC §5 `rejected.raw` for the checks that need a whole source
-//! (duplicate_key, churn_before_signup, unknown_customer): the record's text
-//! as it was read, personal data redacted, like a row-check rejection.
+//! `rejected.raw` (docs/outputs.md#rejected) for the checks that need a whole
+//! source (duplicate_key, churn_before_signup, unknown_customer): the record's
+//! text as it was read, personal data redacted, like a row-check rejection.
 
 use super::common::*;
 

@@ -1,4 +1,4 @@
-//! SPEC §2 "Rule — typed inputs": Parquet and NDJSON.
+//! Typed inputs: Parquet and NDJSON (docs/inputs.md#parquet, #ndjson).
 
 use std::sync::Arc;
 

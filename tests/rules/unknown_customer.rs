@@ -1,5 +1,6 @@
-//! SPEC §6: unknown_customer is decided last, among the kept rows, against
-//! the accepted customers, so a rejected customer takes its lines with it.
+//! unknown_customer (docs/inputs.md#order-of-checks) is decided last, among the
+//! kept rows, against the accepted customers, so a rejected customer takes its
+//! lines with it.
 
 use super::common::*;
 
