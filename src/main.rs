@@ -28,6 +28,17 @@ struct Cli {
     /// Log filter for stderr, e.g. `info`, `debug`, `cvm_etl=debug` (also RUST_LOG).
     #[arg(long, global = true, default_value = "info", env = "CVM_ETL_LOG")]
     log: String,
+    /// Log lines on stderr as text or as JSON, one object a line; every
+    /// line of a run carries its run_id and as_of (default: text on a
+    /// terminal, JSON otherwise).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -145,7 +156,7 @@ fn parse_month(text: &str) -> Result<NaiveDate, String> {
 fn main() -> ExitCode {
     cvm_etl::memory::limit_arenas();
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    init_logging(&cli.log, cli.log_format);
     quiet_panics();
     let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(cli.command)));
     match executed {
@@ -173,13 +184,27 @@ fn quiet_panics() {
     }));
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: Option<LogFormat>) {
+    use std::io::IsTerminal;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    let terminal = std::io::stderr().is_terminal();
+    match format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    }) {
+        LogFormat::Text => logs.init(),
+        // The run's span (run_id, as_of) on every line, flattened into it.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn execute(command: Command) -> Result<(), Error> {

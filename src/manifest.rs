@@ -247,6 +247,7 @@ impl Manifest {
     }
 
     pub fn stage_took(&mut self, stage: &str, took: std::time::Duration) {
+        tracing::info!(stage, seconds = took.as_secs_f64(), "stage done");
         self.stages.push(StageTiming {
             stage: stage.to_owned(),
             seconds: took.as_secs_f64(),

@@ -10,6 +10,7 @@ use std::time::Instant;
 use datafusion::prelude::SessionContext;
 use futures::FutureExt;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::calendar::Calendar;
 use crate::config::Pipeline;
@@ -127,6 +128,8 @@ pub async fn run(
     let parameters = serde_json::to_value(pipeline).map_err(|e| Error::internal(e.to_string()))?;
     let mut manifest = Manifest::new(&run_id, &pipeline.name, as_of, parameters);
     let output = storage.location(&pipeline.output)?;
+    // Every log line of the run names it.
+    let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of);
     let outcome = Run {
         pipeline,
         storage,
@@ -134,6 +137,7 @@ pub async fn run(
         run_id: &run_id,
     }
     .under_lock(&mut manifest)
+    .instrument(span)
     .await;
     // Refused the lock, or failed before the locked part wrote its status.
     let written = if manifest.status == RunStatus::Running {

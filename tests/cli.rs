@@ -171,7 +171,11 @@ fn every_verb_documents_its_flags() {
     let verbs: [(&str, Vec<&str>); 4] = [
         (
             "run",
-            [&pipeline[..], &["--as-of", "--explain"][..]].concat(),
+            [
+                &pipeline[..],
+                &["--as-of", "--explain", "--results-file", "--metrics-file"][..],
+            ]
+            .concat(),
         ),
         (
             "backfill",

@@ -319,3 +319,37 @@ fn a_run_writes_its_results_and_metrics_files_success_or_failure() {
         "{text}"
     );
 }
+
+/// On-call's logs: one JSON object a line when stderr is not a terminal,
+/// each naming the run and its date; text when asked for.
+#[test]
+fn log_lines_are_json_naming_the_run_and_its_date() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run_sample(out.path(), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run_id = manifest_of(out.path())["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 4, "{stderr}");
+    for line in &lines {
+        assert_eq!(line["span"]["run_id"], run_id.as_str(), "{line}");
+        assert_eq!(line["span"]["as_of"], "2026-10-31", "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l["fields"]["stage"] == "sources"),
+        "{stderr}"
+    );
+
+    let text = run_sample(&out.path().join("again"), &["--log-format", "text"]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        stderr.contains("stage done") && !stderr.contains("{\""),
+        "{stderr}"
+    );
+}
