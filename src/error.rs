@@ -63,6 +63,29 @@ impl Error {
         }
     }
 
+    /// What to check, in one line, for the failures whose cause usually
+    /// lies outside the job: the binary prints it under the error.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::NotReady(m) if m.contains("no customers") => Some(
+                "the input location must hold customers/, billing/ and costs/ \
+                 (or set sources.NAME.path); check --input and the dt= folders of the date",
+            ),
+            Error::NotReady(_) => {
+                Some("the export of this date is not complete yet; exit 4 is worth a retry later")
+            }
+            Error::Locked(_) => Some(
+                "another run of this output is working: wait for it, or for its lease to run out \
+                 if it died; exit 6 is worth a retry",
+            ),
+            Error::QualityGate(_) => Some(
+                "rejected/as_of=D/ holds the rows and their reasons: fix the export, or, if the \
+                 data is right, raise max_reject_ratio or max_volume_drop with --set for this run",
+            ),
+            _ => storage_hint(storage_cause(self)?),
+        }
+    }
+
     pub fn config(msg: impl fmt::Display) -> Self {
         Error::Config(msg.to_string())
     }
@@ -84,6 +107,24 @@ impl Error {
 /// anything else that wraps it is still a storage failure (exit 5).
 fn caused_by_storage(error: &(dyn std::error::Error + 'static)) -> bool {
     storage_cause(error).is_some()
+}
+
+fn storage_hint(e: &object_store::Error) -> Option<&'static str> {
+    const CREDENTIALS: &str = "check the credentials: the AWS_*, GOOGLE_* or AZURE_* \
+        environment variables, or storage_options in the pipeline file";
+    const LOCATION: &str = "check that the bucket or container exists, and the region or endpoint";
+    let text = e.to_string().to_lowercase();
+    match e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Some(CREDENTIALS),
+        _ if text.contains("credential") || text.contains("accessdenied") => Some(CREDENTIALS),
+        _ if text.contains("nosuchbucket") || text.contains("containernotfound") => Some(LOCATION),
+        object_store::Error::NotFound { .. } => Some(LOCATION),
+        _ if text.contains("dns") || text.contains("connect") => {
+            Some("check the endpoint and the network: the store could not be reached")
+        }
+        _ => None,
+    }
 }
 
 /// The object store failure at the root of `error`, however wrapped.
@@ -118,6 +159,17 @@ mod tests {
         let engine = datafusion::error::DataFusionError::ObjectStore(Box::new(lost_put()))
             .context("writing customer_month");
         assert_eq!(Error::DataFusion(engine).exit_code(), 5);
+    }
+
+    #[test]
+    fn a_store_refusing_the_credentials_hints_at_them() {
+        let refused = object_store::Error::PermissionDenied {
+            path: "cvm/billing".into(),
+            source: "403".into(),
+        };
+        let hint = Error::storage("listing s3://cvm/billing", refused).hint();
+        assert!(hint.unwrap().contains("credentials"), "{hint:?}");
+        assert!(Error::internal("bug").hint().is_none());
     }
 
     #[test]

@@ -218,7 +218,14 @@ fn inputs_not_ready_exit_4() {
     );
     let o = cvm_etl(&["run", &p]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(stderr(&o).contains("customers"));
+    let e = stderr(&o);
+    assert!(e.contains("customers"));
+    // One line of error, one of what to check, and no backtrace.
+    assert!(
+        e.contains("\nhint: the input location must hold customers/"),
+        "{e}"
+    );
+    assert!(!e.contains("backtrace") && !e.contains("panicked"), "{e}");
 }
 
 #[test]
