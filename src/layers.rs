@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["transforms"],
     &["sinks"],
     &["summary", "manifest"],
-    &["run", "backfill", "sample"],
+    &["run", "backfill", "sample", "inspect"],
     &["signals"],
 ];
 

@@ -12,6 +12,7 @@ pub mod crashpoint;
 pub mod domain;
 pub mod error;
 pub mod host;
+pub mod inspect;
 #[cfg(test)]
 mod layers;
 pub mod lock;

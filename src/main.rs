@@ -51,6 +51,21 @@ enum Command {
     Validate(PipelineArgs),
     /// Write a deterministic sample of billing, customers and costs exports.
     SampleData(SampleArgs),
+    /// Show what an output location holds: per date, the live run (status,
+    /// counts, partitions, stage times, warnings) and runs left unfinished.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// The output location (URL or local path).
+    output: String,
+    /// Only this date.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -216,6 +231,7 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::Backfill(args) => backfill_command(&args),
         Command::Validate(args) => validate_command(&args),
         Command::SampleData(args) => sample_command(&args),
+        Command::Inspect(args) => inspect_command(&args),
     }
 }
 
@@ -408,6 +424,19 @@ fn validate_command(args: &PipelineArgs) -> Result<(), Error> {
         pipeline.params.as_of.0,
         pipeline.output
     );
+    Ok(())
+}
+
+fn inspect_command(args: &InspectArgs) -> Result<(), Error> {
+    use cvm_etl::inspect::{inspect, render};
+    let output = Storage::new(Default::default()).location(&args.output)?;
+    let views = runtime()?.block_on(inspect(&output, args.as_of))?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&views).map_err(Error::internal)?;
+        println!("{json}");
+    } else {
+        print!("{}", render(&views));
+    }
     Ok(())
 }
 

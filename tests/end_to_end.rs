@@ -353,3 +353,45 @@ fn log_lines_are_json_naming_the_run_and_its_date() {
         "{stderr}"
     );
 }
+
+/// `inspect` shows the live run of each date from the manifests alone.
+#[test]
+fn inspect_shows_the_live_run_of_each_date() {
+    let out = tempfile::tempdir().unwrap();
+    ok(run_sample(out.path(), &[]));
+    let run_id = manifest_of(out.path())["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inspect = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+            .arg("inspect")
+            .arg(out.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let views: serde_json::Value = serde_json::from_str(&inspect(&["--json"])).unwrap();
+    let live = &views[0]["live"];
+    assert_eq!(views[0]["as_of"], "2026-10-31");
+    assert_eq!(live["run_id"], run_id.as_str());
+    assert_eq!(live["status"], "succeeded");
+    assert_eq!(
+        live["partitions"],
+        manifest_of(out.path())["outputs"].as_array().unwrap().len()
+    );
+    let text = inspect(&["--as-of", "2026-10-31"]);
+    assert!(
+        text.starts_with(&format!(
+            "2026-10-31  live: run {run_id} succeeded (exit 0)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("sources: billing "), "{text}");
+    assert_eq!(
+        inspect(&["--as-of", "2026-10-30"]),
+        "no runs under this output\n"
+    );
+}
