@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::manifest::{Latest, runs_dir};
+use crate::manifest::{Latest, run_dates, runs_dir};
 use crate::storage::Location;
 
 /// One date of the output.
@@ -69,18 +69,12 @@ impl RunView {
 
 /// Every date of the output (or only `as_of`), newest first.
 pub async fn inspect(output: &Location, as_of: Option<NaiveDate>) -> Result<Vec<DateView>> {
-    let mut dates: Vec<NaiveDate> = output
-        .child("_runs")
-        .folders()
-        .await?
-        .iter()
-        .filter_map(|f| f.strip_prefix("as_of="))
-        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .filter(|d| as_of.is_none_or(|wanted| *d == wanted))
-        .collect();
-    dates.sort_unstable_by(|a, b| b.cmp(a));
+    let dates = run_dates(output).await?;
     let mut views = Vec::new();
-    for date in dates {
+    for date in dates
+        .into_iter()
+        .filter(|d| as_of.is_none_or(|wanted| *d == wanted))
+    {
         views.push(date_view(output, date).await?);
     }
     Ok(views)

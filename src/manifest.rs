@@ -117,13 +117,8 @@ impl Latest {
     }
 }
 
-/// The accepted rows of every source of the most recent successful run for a
-/// date before `before` (the volume gate, docs/inputs.md#max_volume_drop), with
-/// that date; None when there is no such run.
-pub async fn previous_counts(
-    output: &Location,
-    before: NaiveDate,
-) -> Result<Option<(NaiveDate, BTreeMap<String, SourceCounts>)>> {
+/// The dates that have runs under `_runs/`, newest first.
+pub async fn run_dates(output: &Location) -> Result<Vec<NaiveDate>> {
     let mut dates: Vec<NaiveDate> = output
         .child("_runs")
         .folders()
@@ -131,10 +126,19 @@ pub async fn previous_counts(
         .iter()
         .filter_map(|f| f.strip_prefix("as_of="))
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .filter(|d| *d < before)
         .collect();
     dates.sort_unstable_by(|a, b| b.cmp(a));
-    for date in dates {
+    Ok(dates)
+}
+
+/// The accepted rows of every source of the most recent successful run for a
+/// date before `before` (the volume gate, docs/inputs.md#max_volume_drop), with
+/// that date; None when there is no such run.
+pub async fn previous_counts(
+    output: &Location,
+    before: NaiveDate,
+) -> Result<Option<(NaiveDate, BTreeMap<String, SourceCounts>)>> {
+    for date in run_dates(output).await?.into_iter().filter(|d| *d < before) {
         let Some(latest) = Latest::read(output, date).await? else {
             continue;
         };
