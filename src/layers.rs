@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "host",
         "crashpoint",
         "memory",
+        "progress",
     ],
     &["config"],
     &["storage", "scratch", "session", "lock"],

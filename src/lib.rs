@@ -18,6 +18,7 @@ mod layers;
 pub mod lock;
 pub mod manifest;
 pub mod memory;
+pub mod progress;
 pub mod quality;
 pub mod run;
 pub mod sample;

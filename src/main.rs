@@ -215,13 +215,70 @@ fn init_logging(filter: &str, format: Option<LogFormat>) {
     } else {
         LogFormat::Json
     }) {
-        LogFormat::Text => logs.init(),
+        LogFormat::Text => {
+            if terminal {
+                cvm_etl::progress::observe(Box::new(Bar::default()));
+            }
+            logs.init()
+        }
         // The run's span (run_id, as_of) on every line, flattened into it.
         LogFormat::Json => logs
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .init(),
+    }
+}
+
+/// A progress bar on stderr, for the person at the terminal: files (or
+/// partitions) done, bytes and rows.
+#[derive(Default)]
+struct Bar {
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    bytes: std::sync::atomic::AtomicU64,
+    rows: std::sync::atomic::AtomicU64,
+}
+
+impl cvm_etl::progress::Observer for Bar {
+    fn start(&self, stage: &str, items: u64, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(items),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let template = "{prefix:>18} [{bar:30}] {pos}/{len} {msg} ({elapsed})";
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(stage.to_owned());
+        self.bytes.store(0, Relaxed);
+        self.rows.store(0, Relaxed);
+        if bytes > 0 {
+            bar.set_message(format!("of {}", indicatif::HumanBytes(bytes)));
+        }
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn advance(&self, bytes: u64, rows: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bytes = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+        let rows = self.rows.fetch_add(rows, Relaxed) + rows;
+        if let Ok(slot) = self.bar.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            bar.inc(1);
+            bar.set_message(format!("{}, {rows} rows", indicatif::HumanBytes(bytes)));
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -153,6 +153,7 @@ impl Staging {
         while let Some(part) = written.next().await {
             let part = part?;
             crash_point(&format!("staged {}/{}", part.table, part.partition))?;
+            crate::progress::advance(0, part.rows);
             staged.push(part);
         }
         self.staged.extend(staged);

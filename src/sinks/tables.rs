@@ -122,7 +122,10 @@ pub async fn stage_outputs(
             parts.push((table.to_string(), slice.path, part));
         }
     }
-    staging.stage_all(parts).await
+    crate::progress::start("writing outputs", parts.len() as u64, 0);
+    let staged = staging.stage_all(parts).await;
+    crate::progress::finish();
+    staged
 }
 
 fn is_partition_column(by: PartitionBy, name: &str) -> bool {

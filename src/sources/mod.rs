@@ -34,6 +34,7 @@ use crate::calendar::Calendar;
 use crate::config::{Params, SourceSettings};
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
+use crate::progress;
 use crate::storage::Location;
 use record::RecordSink;
 use stage_sink::StageSink;
@@ -114,6 +115,8 @@ pub async fn read_source(
             file_id: i as i32,
         })
         .collect();
+    let bytes = selection.files.iter().map(|f| f.size).sum();
+    progress::start(&format!("reading {source}"), tasks.len() as u64, bytes);
     // Spawned lazily, `parallel` at a time, so memory stays bounded.
     let mut done = futures::stream::iter(tasks)
         .map(|t| tokio::spawn(t.run()))
@@ -122,6 +125,7 @@ pub async fn read_source(
         let (file, found, by_reason) =
             joined.map_err(|e| Error::internal(format!("reading task: {e}")))??;
         read.rows_read += found.records;
+        progress::advance(file.size, found.records);
         extra.extend(found.extra_columns);
         for (reason, n) in by_reason {
             *read.rejected_by_reason.entry(reason).or_default() += n;
@@ -134,6 +138,7 @@ pub async fn read_source(
         }
     }
     drop(done);
+    progress::finish();
     if !extra.is_empty() {
         let names: Vec<String> = extra.into_iter().collect();
         read.warnings.push(format!(
