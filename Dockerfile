@@ -1,8 +1,11 @@
 # cvm-etl in a container: the `dist` profile's binary (thin LTO, one codegen
 # unit) on Debian bookworm slim, run as a non-root user.
 #
-#   docker build -t cvm-etl .
-#   docker run --rm cvm-etl --help
+#   docker build --build-arg CVM_ETL_COMMIT=$(git rev-parse --short=12 HEAD) -t cvm-etl .
+#   docker run --rm cvm-etl --version
+#
+# The build context has no .git, so the commit `--version` prints comes
+# from the CVM_ETL_COMMIT build argument (`unknown` without it).
 #
 # How to run and schedule it: docs/scheduling.md.
 
@@ -21,9 +24,13 @@ RUN mkdir -p src bench \
     && echo 'fn main() {}' > bench/parse_floor.rs \
     && cargo build --profile dist --locked
 
-# 2. The job: the Rust sources and the SQL they embed (include_str!).
-#    The touch makes sure cargo sees the real sources as newer than the
-#    placeholders it built above.
+# 2. The job: the Rust sources, the SQL and the report template they embed
+#    (include_str!), and build.rs, which records the commit. The touch makes
+#    sure cargo sees the real sources as newer than the placeholders it
+#    built above.
+ARG CVM_ETL_COMMIT=unknown
+ENV CVM_ETL_COMMIT=${CVM_ETL_COMMIT}
+COPY build.rs build.rs
 COPY src src
 COPY sql sql
 COPY bench/parse_floor.rs bench/parse_floor.rs

@@ -74,6 +74,10 @@ impl Error {
             Error::NotReady(_) => {
                 Some("the export of this date is not complete yet; exit 4 is worth a retry later")
             }
+            Error::Internal(m) if m.contains("--max-spill") => Some(
+                "raise --max-spill if the disk has room, raise --memory-limit so that less \
+                 spills, or point --temp-dir at a larger disk",
+            ),
             Error::Locked(_) => Some(
                 "another run of this output is working: wait for it, or for its lease to run out \
                  if it died; exit 6 is worth a retry",

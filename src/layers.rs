@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["quality"],
     &["transforms"],
     &["sinks"],
-    &["summary", "manifest"],
+    &["summary", "manifest", "report"],
     &["run", "backfill", "sample", "inspect"],
     &["signals"],
 ];

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod memory;
 pub mod progress;
 pub mod quality;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod scratch;
@@ -32,3 +33,7 @@ pub mod summary;
 pub mod transforms;
 
 pub use error::{Error, Result};
+
+/// The version and the git commit it was built from (see build.rs):
+/// `0.1.0 (commit 1a2b3c4d5e6f)`.
+pub const VERSION: &str = env!("CVM_ETL_VERSION");

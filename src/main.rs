@@ -21,7 +21,7 @@ use cvm_etl::storage::Storage;
 /// 3 data-quality gate failed, 4 inputs not ready, 5 storage error,
 /// 6 another run for the same date holds the lock.
 #[derive(Parser)]
-#[command(name = "cvm-etl", version, about, long_about)]
+#[command(name = "cvm-etl", version = cvm_etl::VERSION, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +54,9 @@ enum Command {
     /// Show what an output location holds: per date, the live run (status,
     /// counts, partitions, stage times, warnings) and runs left unfinished.
     Inspect(InspectArgs),
+    /// Rebuild the finance report of one date (report/as_of=D/index.html)
+    /// from its published outputs; a run writes it anyway.
+    Report(PipelineArgs),
 }
 
 #[derive(Args)]
@@ -95,6 +98,12 @@ struct PipelineArgs {
     /// (default: the pipeline's memory_limit, else unbounded).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<u64>,
+    /// The most the query engine may spill to the temp folder, e.g. 50GiB;
+    /// a run that would spill more stops with an error naming the folder
+    /// rather than filling the disk (default: the pipeline's max_spill,
+    /// else four times the bytes of the input files, at least 1GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_spill: Option<u64>,
 }
 
 #[derive(Args)]
@@ -289,6 +298,7 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::Validate(args) => validate_command(&args),
         Command::SampleData(args) => sample_command(&args),
         Command::Inspect(args) => inspect_command(&args),
+        Command::Report(args) => report_command(&args),
     }
 }
 
@@ -299,6 +309,7 @@ fn overrides(args: &PipelineArgs) -> Overrides {
         output: args.output.clone(),
         temp_dir: args.temp_dir.clone(),
         memory_limit: args.memory_limit,
+        max_spill: args.max_spill,
         sets: args.sets.clone(),
     }
 }
@@ -481,6 +492,22 @@ fn validate_command(args: &PipelineArgs) -> Result<(), Error> {
         pipeline.params.as_of.0,
         pipeline.output
     );
+    Ok(())
+}
+
+fn report_command(args: &PipelineArgs) -> Result<(), Error> {
+    let pipeline = load(args)?;
+    let storage = Storage::for_pipeline(&pipeline);
+    let output = storage.location(&pipeline.output)?;
+    let materiality = pipeline.params.report.materiality.0.value();
+    let written = runtime()?.block_on(cvm_etl::report::rebuild(
+        &storage,
+        &output,
+        pipeline.params.as_of.0,
+        materiality,
+        cvm_etl::run::LOCK_LEASE,
+    ))?;
+    println!("report written: {written}");
     Ok(())
 }
 

@@ -131,6 +131,48 @@ pub async fn run_dates(output: &Location) -> Result<Vec<NaiveDate>> {
     Ok(dates)
 }
 
+/// The manifest of the live run of `as_of` (the one `latest.json` names),
+/// as JSON; None when no run of it published or its manifest is gone.
+pub async fn live_manifest(
+    output: &Location,
+    as_of: NaiveDate,
+) -> Result<Option<serde_json::Value>> {
+    let Some(latest) = Latest::read(output, as_of).await? else {
+        return Ok(None);
+    };
+    let Some(bytes) = output.read(&latest.manifest).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// The live manifest of the most recent date before `before` whose
+/// manifest `wanted` accepts, with that date.
+async fn latest_before(
+    output: &Location,
+    before: NaiveDate,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Option<(NaiveDate, serde_json::Value)>> {
+    for date in run_dates(output).await?.into_iter().filter(|d| *d < before) {
+        if let Some(manifest) = live_manifest(output, date).await?.filter(|m| wanted(m)) {
+            return Ok(Some((date, manifest)));
+        }
+    }
+    Ok(None)
+}
+
+/// The live manifest of the most recent date before `before` that has a
+/// summary (the report's "what changed since").
+pub async fn previous_summary(
+    output: &Location,
+    before: NaiveDate,
+) -> Result<Option<(NaiveDate, serde_json::Value)>> {
+    latest_before(output, before, |m| {
+        m.get("summary").is_some_and(|s| !s.is_null())
+    })
+    .await
+}
+
 /// The accepted rows of every source of the most recent successful run for a
 /// date before `before` (the volume gate, docs/inputs.md#max_volume_drop), with
 /// that date; None when there is no such run.
@@ -138,24 +180,18 @@ pub async fn previous_counts(
     output: &Location,
     before: NaiveDate,
 ) -> Result<Option<(NaiveDate, BTreeMap<String, SourceCounts>)>> {
-    for date in run_dates(output).await?.into_iter().filter(|d| *d < before) {
-        let Some(latest) = Latest::read(output, date).await? else {
-            continue;
-        };
-        let Some(bytes) = output.read(&latest.manifest).await? else {
-            continue;
-        };
-        #[derive(Deserialize)]
-        struct Counts {
-            #[serde(default)]
-            sources: BTreeMap<String, SourceCounts>,
-        }
-        match serde_json::from_slice::<Counts>(&bytes) {
-            Ok(c) if !c.sources.is_empty() => return Ok(Some((date, c.sources))),
-            _ => continue,
-        }
+    #[derive(Deserialize)]
+    struct Counts {
+        #[serde(default)]
+        sources: BTreeMap<String, SourceCounts>,
     }
-    Ok(None)
+    let counts = |m: &serde_json::Value| {
+        serde_json::from_value::<Counts>(m.clone())
+            .map(|c| c.sources)
+            .unwrap_or_default()
+    };
+    let found = latest_before(output, before, |m| !counts(m).is_empty()).await?;
+    Ok(found.map(|(date, m)| (date, counts(&m))))
 }
 
 /// How long one stage took.
@@ -215,7 +251,7 @@ impl Manifest {
             started_at: timestamp(Utc::now()),
             ended_at: None,
             host: crate::host::host(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            version: crate::VERSION.to_owned(),
             window: BTreeMap::new(),
             parameters,
             inputs: Vec::new(),

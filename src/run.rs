@@ -13,7 +13,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::calendar::Calendar;
-use crate::config::Pipeline;
+use crate::config::{Pipeline, default_max_spill};
 use crate::crashpoint::crash_point;
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
@@ -21,8 +21,9 @@ use crate::lock::{self, Holder, Lock};
 use crate::manifest::{self, Latest, Manifest, RunStatus};
 use crate::memory::release_free_memory;
 use crate::quality::{self, SourceCounts};
+use crate::report;
 use crate::scratch;
-use crate::session::session;
+use crate::session::{Spill, explain_spill_limit, session};
 use crate::sinks::publish::{self, Recovered, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::{self, SourceRead};
@@ -98,7 +99,8 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     let reads = run
         .read_sources(&calendar, work_dir.path(), &mut manifest)
         .await?;
-    let ctx = session(storage, pipeline.memory_limit, work_dir.path())?;
+    let spill = spill_budget(pipeline, &reads, work_dir.path());
+    let ctx = session(storage, pipeline.memory_limit, &spill)?;
     let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
     Ok(Accepted {
         ctx,
@@ -170,6 +172,25 @@ pub async fn run(
     }
 }
 
+/// The session of the model stages and what they work on.
+struct Model<'a> {
+    ctx: &'a SessionContext,
+    calendar: &'a Calendar,
+    work_dir: &'a std::path::Path,
+}
+
+/// The run's spill folder and budget: `max_spill`, else
+/// [`default_max_spill`] of the bytes of the files read.
+fn spill_budget(pipeline: &Pipeline, reads: &[SourceRead], work_dir: &std::path::Path) -> Spill {
+    let input: u64 = reads.iter().flat_map(|r| &r.files).map(|f| f.size).sum();
+    Spill {
+        dir: work_dir.to_path_buf(),
+        max_bytes: pipeline
+            .max_spill
+            .unwrap_or_else(|| default_max_spill(input)),
+    }
+}
+
 /// What a run publishes: everything when it succeeded; when it failed before
 /// its commit point, only its rejected rows (docs/inputs.md#the-gates), if it
 /// got as far as staging them.
@@ -178,7 +199,7 @@ fn publishable(outcome: &Result<()>, staging: &Staging) -> Vec<&'static str> {
         Ok(()) => sinks::tables::OUTPUTS
             .iter()
             .map(|o| o.table)
-            .chain(["rejected"])
+            .chain(["rejected", report::TABLE])
             .collect(),
         Err(_) if staging.holds("rejected") => vec!["rejected"],
         Err(_) => Vec::new(),
@@ -344,7 +365,6 @@ impl Run<'_> {
     }
 
     async fn stages(&self, manifest: &mut Manifest, staging: &mut Staging) -> Result<()> {
-        let params = &self.pipeline.params;
         let calendar = self.calendar(manifest);
         let work_dir = self.work_dir()?;
 
@@ -355,9 +375,35 @@ impl Run<'_> {
         manifest.stage_done("sources", started);
         release_free_memory();
 
+        let spill = spill_budget(self.pipeline, &reads, work_dir.path());
+        let ctx = session(self.storage, self.pipeline.memory_limit, &spill)?;
+        let model = Model {
+            ctx: &ctx,
+            calendar: &calendar,
+            work_dir: work_dir.path(),
+        };
+        self.model_stages(manifest, staging, &reads, &model)
+            .await
+            .map_err(|e| explain_spill_limit(e, &spill))
+    }
+
+    /// From the read rows to the staged outputs and report, in the run's
+    /// session (where the engine may spill).
+    async fn model_stages(
+        &self,
+        manifest: &mut Manifest,
+        staging: &mut Staging,
+        reads: &[SourceRead],
+        model: &Model<'_>,
+    ) -> Result<()> {
+        let params = &self.pipeline.params;
+        let Model {
+            ctx,
+            calendar,
+            work_dir,
+        } = *model;
         let started = Instant::now();
-        let ctx = session(self.storage, self.pipeline.memory_limit, work_dir.path())?;
-        let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
+        let counts = quality::accept(ctx, reads, calendar, work_dir).await?;
         manifest.sources = counts
             .iter()
             .map(|(s, c)| (s.to_string(), c.clone()))
@@ -366,7 +412,7 @@ impl Run<'_> {
         release_free_memory();
 
         let started = Instant::now();
-        self.stage_rejected(&ctx, &calendar, staging).await?;
+        self.stage_rejected(ctx, calendar, staging).await?;
         manifest.stage_done("rejected", started);
 
         let rejected_at = format!("{}/rejected/as_of={}", self.output, calendar.as_of);
@@ -374,19 +420,45 @@ impl Run<'_> {
         let previous = self.previous_run(calendar.as_of).await?;
         quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.0.value())?;
 
-        for step in transforms::run(&ctx, params, &calendar, work_dir.path()).await? {
+        for step in transforms::run(ctx, params, calendar, work_dir).await? {
             manifest.stage_took(&format!("model:{}", step.table), step.took);
             manifest.plans.push((step.table, step.plan));
         }
 
         let started = Instant::now();
-        sinks::tables::stage_outputs(&ctx, staging, &calendar).await?;
+        sinks::tables::stage_outputs(ctx, staging, calendar).await?;
         manifest.stage_done("outputs", started);
-        manifest.summary = Some(crate::summary::summarize(&ctx).await?);
+        manifest.summary = Some(crate::summary::summarize(ctx).await?);
         // Counts and summary on record before the commit point: a run
         // killed after it is still a previous run with known volumes.
         manifest.write(self.output).await?;
+
+        let started = Instant::now();
+        self.stage_report(manifest, staging).await?;
+        manifest.stage_done("report", started);
         Ok(())
+    }
+
+    /// Builds the finance report from the staged tables and stages it, to
+    /// be published with them.
+    async fn stage_report(&self, manifest: &Manifest, staging: &mut Staging) -> Result<()> {
+        let as_of = self.pipeline.params.as_of.0.to_string();
+        let recorded =
+            serde_json::to_value(manifest).map_err(|e| Error::internal(e.to_string()))?;
+        let materiality = self.pipeline.params.report.materiality.0.value();
+        let tables = staging.root();
+        let html = report::build(&report::Sources {
+            storage: self.storage,
+            output: self.output,
+            tables: &tables,
+            manifest: &recorded,
+            materiality,
+        })
+        .await?;
+        let partition = report::partition(&as_of);
+        staging
+            .stage_file(report::TABLE, &partition, report::FILE, html.into_bytes())
+            .await
     }
 
     /// The accepted rows of the last successful run for an earlier date.

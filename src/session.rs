@@ -10,14 +10,22 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::Storage;
+
+/// Where and how much the engine may spill.
+#[derive(Debug, Clone)]
+pub struct Spill {
+    pub dir: std::path::PathBuf,
+    /// Bytes; past it, the step that spills fails ([`explain_spill_limit`]).
+    pub max_bytes: u64,
+}
 
 /// Builds the session; `memory_limit` is the whole process's budget.
 pub fn session(
     storage: &Storage,
     memory_limit: Option<u64>,
-    spill_dir: &std::path::Path,
+    spill: &Spill,
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new();
     config.options_mut().sql_parser.parse_float_as_decimal = true;
@@ -45,9 +53,12 @@ pub fn session(
         .options_mut()
         .optimizer
         .hash_join_single_partition_threshold_rows = 8 << 20;
+    // Each spill file is deleted as soon as the merge that reads it is
+    // done with it (DataFusion's reference-counted temporary files).
     let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
         DiskManagerBuilder::default()
-            .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
+            .with_mode(DiskManagerMode::Directories(vec![spill.dir.clone()]))
+            .with_max_temp_directory_size(spill.max_bytes),
     );
     if let Some(limit) = memory_limit {
         // Hash joins stay: their build sides are small by construction
@@ -64,10 +75,74 @@ pub fn session(
     Ok(ctx)
 }
 
+/// The engine's error when a spill would pass the budget names a setting
+/// of its own; this one names the folder and our flag.
+pub fn explain_spill_limit(error: Error, spill: &Spill) -> Error {
+    if !error.to_string().contains("exceeded the allowable limit") {
+        return error;
+    }
+    Error::internal(format!(
+        "spilling to {} would pass the spill limit of {} bytes (--max-spill, or max_spill in the pipeline): \
+         the run needs more temporary disk than allowed at this memory limit",
+        spill.dir.display(),
+        spill.max_bytes
+    ))
+}
+
 /// The query engine's share of a memory limit. The limit is for the whole
 /// process: a quarter is left for what the engine's pool does not track
 /// (Parquet readers' and writers' buffers, the file readers of the sources
 /// stage, the allocator's slack).
 fn engine_pool(limit: u64) -> usize {
     usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_spill_past_max_spill_stops_the_step_naming_the_folder_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill {
+            dir: dir.path().to_path_buf(),
+            max_bytes: 64 << 10,
+        };
+        // 64 MB of keys to sort in a 48 MiB pool: the sort must spill.
+        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), &spill).unwrap();
+        let sorted = ctx
+            .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        let error = explain_spill_limit(Error::from(sorted.unwrap_err()), &spill);
+        let message = error.to_string();
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("--max-spill"), "{message}");
+        assert_eq!(error.exit_code(), 1);
+        assert!(error.hint().is_some_and(|h| h.contains("--temp-dir")));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_spill_within_max_spill_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill {
+            dir: dir.path().to_path_buf(),
+            max_bytes: 1 << 30,
+        };
+        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), &spill).unwrap();
+        let sorted = ctx
+            .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let rows: usize = sorted.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 8_000_000);
+    }
 }

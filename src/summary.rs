@@ -21,6 +21,10 @@ pub struct ModelSummary {
     pub watchlist: u64,
     /// Population `all`, one line per scenario, as text columns.
     pub retention_savings: Vec<BTreeMap<String, String>>,
+    /// ARPU and churn rate of the window's last month for `all` and each
+    /// pyramid tier, as text columns (`dimension_value`, `arpu`,
+    /// `churn_rate`).
+    pub last_month: Vec<BTreeMap<String, String>>,
 }
 
 /// Reads the headline figures from the model's tables.
@@ -52,6 +56,16 @@ pub async fn summarize(ctx: &SessionContext) -> Result<ModelSummary> {
         .into_iter()
         .map(|r| r.into_iter().collect())
         .collect();
+    let last_month = counts(
+        "SELECT dimension_value, arpu, churn_rate FROM arpu
+         WHERE dimension IN ('all', 'pyramid_tier') AND month = (SELECT MAX(month) FROM arpu)
+         ORDER BY dimension_value",
+    )
+    .await?;
+    summary.last_month = last_month
+        .into_iter()
+        .map(|r| r.into_iter().collect())
+        .collect();
     Ok(summary)
 }
 
@@ -63,7 +77,7 @@ fn single(rows: Vec<Vec<(String, String)>>) -> u64 {
 }
 
 /// A small query's rows as (column, text) pairs; null is empty text.
-async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<(String, String)>>> {
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<(String, String)>>> {
     let df = ctx.sql(sql).await?;
     let names: Vec<String> = df
         .schema()

@@ -266,3 +266,20 @@ fn parameters_outside_their_bounds_are_exit_2_before_anything_is_written() {
         assert!(!out.exists(), "{set}: no lock, no manifest");
     }
 }
+
+#[test]
+fn version_prints_the_version_and_the_git_commit() {
+    let o = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    let pattern =
+        regex::Regex::new(r"^cvm-etl \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)\n$").unwrap();
+    assert!(pattern.is_match(&text), "{text}");
+    // In a git checkout (CI clones one) the commit is known.
+    if std::path::Path::new(".git").exists() {
+        assert!(!text.contains("unknown"), "{text}");
+    }
+}

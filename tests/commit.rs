@@ -21,14 +21,15 @@ const B_PARAMS: [&str; 2] = ["--set", "acquisition_cost=600"];
 
 /// The last points of a run: its cleanup, whose failure is only a warning
 /// (the next run removes what is left).
-const CLEANUP: &[u32] = &[106, 107];
+const CLEANUP: &[u32] = &[109, 110];
 
 /// The points a run passes, sampled so that every step of the protocol is
 /// tried: the manifest, recovery, staging, the commit point, publishing a
-/// partition (copy and marker), the final manifest, latest.json, cleanup
-/// (staged files, then the commit record).
+/// partition (copy and marker), the report (staged, copied, marked), the
+/// final manifest, latest.json, cleanup (staged files, then the commit
+/// record).
 const POINTS: &[u32] = &[
-    1, 2, 3, 5, 6, 20, 35, 36, 37, 38, 39, 40, 71, 102, 103, 104, 105, 106, 107,
+    1, 2, 3, 5, 6, 20, 35, 36, 37, 38, 39, 40, 71, 103, 104, 105, 106, 107, 108, 109, 110,
 ];
 
 struct References {

@@ -43,12 +43,12 @@ fn every_partition_holds_one_data_file_and_a_success_marker_naming_the_run() {
     assert!(folders.len() > 30, "{folders:?}");
     for folder in &folders {
         let inside: Vec<String> = files(&out.path().join(folder));
-        assert_eq!(
-            inside,
-            ["_SUCCESS", "part-00000.parquet"],
-            "{}",
-            folder.display()
-        );
+        // A table's one Parquet file, or the report's one page.
+        let data = match folder.starts_with("report") {
+            true => "index.html",
+            false => "part-00000.parquet",
+        };
+        assert_eq!(inside, ["_SUCCESS", data], "{}", folder.display());
         assert_eq!(success_run(out.path(), folder.to_str().unwrap()), run);
     }
     assert!(files(&out.path().join("_staging")).is_empty());
@@ -80,7 +80,11 @@ fn a_rerun_replaces_exactly_the_partitions_it_owns() {
     );
     // Every partition the first run published was published again by the second.
     let owned = partitions(out.path());
-    assert_eq!(owned.len(), first.len());
+    assert_eq!(
+        owned.len(),
+        first.len() + 1,
+        "the tables' partitions and the report's"
+    );
     for partition in &owned {
         assert_eq!(
             success_run(out.path(), partition),
@@ -239,7 +243,7 @@ fn a_reader_listing_partitions_during_a_rerun_sees_one_complete_file_each() {
     // inputs, writes the same rows.
     let folders: Vec<(PathBuf, usize)> = published(out.path())
         .iter()
-        .filter(|f| f.ends_with("_SUCCESS"))
+        .filter(|f| f.ends_with("_SUCCESS") && !f.starts_with("report/"))
         .map(|f| {
             let folder = out.path().join(f).parent().unwrap().to_path_buf();
             let rows = row_count(&folder.join("part-00000.parquet"));

@@ -445,19 +445,21 @@ async fn interrupted_on_s3(hook: &str) {
     let expected = s3_contents(&s3, "healthy").await;
     let savings_key = "retention_savings/as_of=2026-10-31/part-00000.parquet";
     // Points (see tests/commit.rs): the manifest, recovery, staging, the
-    // plan, the commit record, a partition's copy and its marker, the final
-    // manifest, latest.json, cleanup.
+    // report staged, the plan, the commit record, a partition's copy and its
+    // marker, the report's copy, the final manifest, latest.json, cleanup.
     for (point, committed) in [
         (1, false),
         (2, false),
         (6, false),
         (36, false),
-        (37, true),
-        (40, true),
+        (37, false),
+        (38, true),
         (41, true),
-        (104, true),
+        (42, true),
         (105, true),
-        (106, true),
+        (107, true),
+        (108, true),
+        (109, true),
     ] {
         let output = format!("{}{point}", hook.to_ascii_lowercase());
         let pipeline = pipeline_to(dir.path(), &endpoint, &output);
@@ -470,7 +472,7 @@ async fn interrupted_on_s3(hook: &str) {
         let code = broken.status.code();
         match hook {
             "CVM_ETL_CRASH_AT" => assert_eq!(code, None, "point {point}"),
-            _ if point == 106 => assert_eq!(code, Some(0), "point {point}"),
+            _ if point == 109 => assert_eq!(code, Some(0), "point {point}"),
             _ => assert_eq!(code, Some(5), "point {point}"),
         }
         let next = cvm_etl_with(&pipeline, &["--as-of", "2026-09-30"], &[]);

@@ -162,6 +162,11 @@ pub fn split(tree: Node) -> Result<(Settings, Params), String> {
     Ok((settings, params))
 }
 
+/// The parameters' names: the fields of [`Params`].
+pub fn param_names() -> &'static [&'static str] {
+    field_names::<Params>()
+}
+
 /// Whether a top-level key is one of [`Settings`] (else a parameter).
 fn is_setting(key: &str) -> bool {
     field_names::<Settings>().contains(&key)

@@ -43,6 +43,8 @@ pub struct Settings {
     pub temp_dir: Option<String>,
     /// Memory for the query engine; past it, sorts and joins spill to temp_dir.
     pub memory_limit: Option<ByteSize>,
+    /// The most the query engine may spill to temp_dir (`--max-spill`).
+    pub max_spill: Option<ByteSize>,
     pub storage_options: BTreeMap<String, String>,
     /// Retries of a failing store request before the run gives up (exit 5).
     pub storage_max_retries: Option<u32>,
@@ -59,6 +61,7 @@ pub struct Overrides {
     pub output: Option<String>,
     pub temp_dir: Option<String>,
     pub memory_limit: Option<u64>,
+    pub max_spill: Option<u64>,
     /// `NAME=VALUE` pairs, the value read as YAML.
     pub sets: Vec<String>,
 }
@@ -100,6 +103,38 @@ pub struct Params {
     pub max_volume_drop: Ratio,
     pub max_record_bytes: RecordBytes,
     pub require_partition_for_as_of: Vec<SourceName>,
+    /// How the finance report presents the figures (docs/report.md).
+    pub report: ReportParams,
+}
+
+/// The finance report's settings: `report.materiality` and its like.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportParams {
+    /// A change since the previous as_of larger than this share of the old
+    /// figure is highlighted.
+    pub materiality: Ratio,
+}
+
+impl Default for ReportParams {
+    fn default() -> Self {
+        ReportParams {
+            materiality: Bounded(Dec(Decimal::new(10, 2))),
+        }
+    }
+}
+
+/// Where a parameter's value came from, for the report's assumptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Not given: the default of docs/metrics.md#parameters.
+    Default,
+    PipelineFile,
+    /// A `--set NAME=VALUE` (the last word, over the file).
+    Set,
+    /// A flag of the command line (`--as-of`).
+    Flag,
 }
 
 impl Default for Params {
@@ -134,8 +169,17 @@ impl Default for Params {
             max_volume_drop: Bounded(dec(5, 1)),
             max_record_bytes: RecordBytes::DEFAULT,
             require_partition_for_as_of: Vec::new(),
+            report: ReportParams::default(),
         }
     }
+}
+
+/// The spill budget when none is given: four times the bytes of the input
+/// files read, and at least 1 GiB. A run that needs more has outgrown its
+/// memory limit; it stops with an error naming the folder rather than
+/// filling the disk.
+pub fn default_max_spill(input_bytes: u64) -> u64 {
+    input_bytes.saturating_mul(4).max(1 << 30)
 }
 
 /// Everything one run needs to know, validated.
@@ -147,6 +191,8 @@ pub struct Pipeline {
     pub temp_dir: Option<String>,
     /// Bytes for the query engine (a fair, spilling pool); None: unbounded.
     pub memory_limit: Option<u64>,
+    /// Bytes the engine may spill; None: [`default_max_spill`] of the input.
+    pub max_spill: Option<u64>,
     /// Keys only: values may be credentials.
     #[serde(serialize_with = "keys_only")]
     pub storage_options: BTreeMap<String, String>,
@@ -155,6 +201,9 @@ pub struct Pipeline {
     #[serde(skip)]
     pub metrics_file: Option<String>,
     pub params: Params,
+    /// Where each top-level parameter given came from; a parameter not
+    /// listed took its default.
+    pub origins: BTreeMap<String, Origin>,
 }
 
 fn keys_only<S: serde::Serializer>(
@@ -194,11 +243,39 @@ impl Pipeline {
         if !errors.is_empty() {
             return Err(Error::config(errors.join("\n")));
         }
+        let origins = origins(&tree, overrides);
         apply_overrides(&mut tree, overrides);
         let (settings, params) =
             check::split(tree).map_err(|e| Error::config(format!("{label}: {e}")))?;
-        resolve(settings, params)
+        let mut pipeline = resolve(settings, params)?;
+        pipeline.origins = origins;
+        Ok(pipeline)
     }
+}
+
+/// Where each parameter of the tree (the file with its `--set`s applied)
+/// came from; the flags win.
+fn origins(tree: &Node, overrides: &Overrides) -> BTreeMap<String, Origin> {
+    let set: Vec<&str> = overrides
+        .sets
+        .iter()
+        .filter_map(|s| s.split(['=', '.']).next())
+        .collect();
+    let mut origins: BTreeMap<String, Origin> = check::param_names()
+        .iter()
+        .filter(|name| tree.entry(name).is_some_and(|n| !matches!(n, Node::Null)))
+        .map(|name| {
+            let origin = match set.contains(name) {
+                true => Origin::Set,
+                false => Origin::PipelineFile,
+            };
+            ((*name).to_owned(), origin)
+        })
+        .collect();
+    if overrides.as_of.is_some() {
+        origins.insert("as_of".to_owned(), Origin::Flag);
+    }
+    origins
 }
 
 /// The command line's flags, which win over the file and `--set`.
@@ -215,6 +292,11 @@ fn apply_overrides(tree: &mut Node, overrides: &Overrides) {
     text(
         "memory_limit",
         overrides.memory_limit.map(|m| m.to_string()),
+        tree,
+    );
+    text(
+        "max_spill",
+        overrides.max_spill.map(|m| m.to_string()),
         tree,
     );
 }
@@ -257,11 +339,13 @@ fn resolve(settings: Settings, params: Params) -> Result<Pipeline> {
         output,
         temp_dir: settings.temp_dir,
         memory_limit: settings.memory_limit.map(|m| m.0),
+        max_spill: settings.max_spill.map(|m| m.0),
         storage_options: settings.storage_options,
         storage_max_retries: settings.storage_max_retries,
         sources,
         metrics_file: settings.metrics_file,
         params,
+        origins: BTreeMap::new(),
     })
 }
 
@@ -335,6 +419,36 @@ mod tests {
             Encoding::Gb18030
         );
         assert_eq!(p.sources[&SourceName::Costs].path, "in/costs");
+    }
+
+    #[test]
+    fn the_spill_budget_defaults_to_four_times_the_input_and_at_least_a_gibibyte() {
+        assert_eq!(default_max_spill(10 << 30), 40 << 30);
+        assert_eq!(default_max_spill(1_000), 1 << 30);
+        let p = load("max_spill: 2GiB\n", &[]).unwrap();
+        assert_eq!(p.max_spill, Some(2 << 30));
+    }
+
+    #[test]
+    fn each_parameter_given_names_where_it_came_from() {
+        let overrides = Overrides {
+            as_of: Some(NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
+            sets: vec!["report.materiality=0.2".into(), "mvc_share=0.07".into()],
+            ..Overrides::default()
+        };
+        let text =
+            "output: out\ninput: in\nmvc_share: 0.06\nacquisition_cost: 600\nas_of: 2026-01-31\n";
+        let p = Pipeline::from_text("p.yaml", text, &overrides).unwrap();
+        assert_eq!(p.origins["mvc_share"], Origin::Set);
+        assert_eq!(p.origins["report"], Origin::Set);
+        assert_eq!(p.origins["acquisition_cost"], Origin::PipelineFile);
+        assert_eq!(p.origins["as_of"], Origin::Flag);
+        assert!(!p.origins.contains_key("mgc_share"), "a default");
+        assert!(
+            !p.origins.contains_key("output"),
+            "a setting, not a parameter"
+        );
+        assert_eq!(p.params.report.materiality.0.to_string(), "0.2");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!                                              │                        the next run, for any date,
 //!  _staging/as_of=D/<run_id>/                  │                        publishes them first (recover)
 //!    <table>/<partition>/part-00000.parquet    │
+//!    report/as_of=D/index.html                 │
 //!    _COMMIT.json  ◄── the commit point ───────┘
 //! ```
 //!
@@ -67,12 +68,20 @@ impl Commit {
     }
 }
 
-/// One staged partition: `table/k=v/...`, and its rows.
+/// One staged partition: `table/k=v/...`, its one file and its rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StagedPartition {
     pub table: String,
     pub partition: String,
     pub rows: u64,
+    /// The partition's one file: [`DATA_FILE`] for a table, `index.html`
+    /// for the report (commit records older than the report name none).
+    #[serde(default = "data_file")]
+    pub file: String,
+}
+
+fn data_file() -> String {
+    DATA_FILE.to_owned()
 }
 
 impl StagedPartition {
@@ -146,6 +155,7 @@ impl Staging {
                     table,
                     partition,
                     rows: file.rows,
+                    file: data_file(),
                 })
             })
             .buffered(parallel);
@@ -158,6 +168,32 @@ impl Staging {
         }
         self.staged.extend(staged);
         Ok(())
+    }
+
+    /// Stages a partition made of one file that is not a table (the
+    /// report's `index.html`).
+    pub async fn stage_file(
+        &mut self,
+        table: &str,
+        partition: &str,
+        file: &str,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        let relative = format!("{}/{table}/{partition}/{file}", self.folder());
+        self.output.write(&relative, bytes).await?;
+        crash_point(&format!("staged {table}/{partition}"))?;
+        self.staged.push(StagedPartition {
+            table: table.to_owned(),
+            partition: partition.to_owned(),
+            rows: 0,
+            file: file.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Where the staged partitions of this run are, laid out as the output.
+    pub fn root(&self) -> Location {
+        self.output.child(&self.folder())
     }
 
     /// Decides which staged partitions of `tables` this run publishes: a month
@@ -298,12 +334,12 @@ async fn publish_partition(
     commit: &Commit,
     p: &StagedPartition,
 ) -> Result<Option<WrittenPartition>> {
-    let folder = p.folder();
+    let (folder, name) = (p.folder(), p.file.as_str());
     let staged = output.path_of(&format!(
-        "{}/{folder}/{DATA_FILE}",
+        "{}/{folder}/{name}",
         staging_folder(&commit.as_of, &commit.run_id)
     ));
-    let live = output.path_of(&format!("{folder}/{DATA_FILE}"));
+    let live = output.path_of(&format!("{folder}/{name}"));
     match live_state(output, &staged, &live).await? {
         Live::Differs => output.copy(&staged, &live).await?,
         Live::Same => {}
@@ -321,14 +357,14 @@ async fn publish_partition(
     crash_point(&format!("published {folder}"))?;
     let dir = output.child(&folder);
     for stray in dir.list().await? {
-        let name = stray.filename().unwrap_or_default();
-        if name != DATA_FILE && name != SUCCESS {
+        let stray_name = stray.filename().unwrap_or_default();
+        if stray_name != p.file && stray_name != SUCCESS {
             output.delete(&stray).await?;
         }
     }
     dir.remove_hidden_temporaries()?;
     let file = WrittenFile {
-        path: format!("{folder}/{DATA_FILE}"),
+        path: format!("{folder}/{name}"),
         rows: p.rows,
     };
     let marker = Success {

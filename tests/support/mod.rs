@@ -117,10 +117,12 @@ pub fn rows_of_bytes(bytes: bytes::Bytes) -> Vec<String> {
     lines
 }
 
-/// Each published partition's rows, by partition folder.
+/// Each published table partition's rows, by partition folder (the
+/// report, a page that names its run, is left out).
 pub fn contents(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     partitions(root)
         .into_iter()
+        .filter(|p| !p.starts_with("report/"))
         .map(|p| {
             let rows = rows(&root.join(&p).join("part-00000.parquet"));
             (p, rows)
