@@ -101,22 +101,30 @@ fn engine_pool(limit: u64) -> usize {
 mod tests {
     use super::*;
 
+    /// Sorts 64 MB of keys in a 48 MiB pool, which must spill, with a
+    /// spill budget of `max_bytes`: the rows sorted, or the error.
+    async fn sort_spilling(spill: &Spill) -> Result<usize> {
+        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), spill)?;
+        let sorted = ctx
+            .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
+            .await?
+            .collect()
+            .await?;
+        Ok(sorted.iter().map(|b| b.num_rows()).sum())
+    }
+
+    fn spill_in(dir: &tempfile::TempDir, max_bytes: u64) -> Spill {
+        Spill {
+            dir: dir.path().to_path_buf(),
+            max_bytes,
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn a_spill_past_max_spill_stops_the_step_naming_the_folder_and_the_flag() {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Spill {
-            dir: dir.path().to_path_buf(),
-            max_bytes: 64 << 10,
-        };
-        // 64 MB of keys to sort in a 48 MiB pool: the sort must spill.
-        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), &spill).unwrap();
-        let sorted = ctx
-            .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
-            .await
-            .unwrap()
-            .collect()
-            .await;
-        let error = explain_spill_limit(Error::from(sorted.unwrap_err()), &spill);
+        let spill = spill_in(&dir, 64 << 10);
+        let error = explain_spill_limit(sort_spilling(&spill).await.unwrap_err(), &spill);
         let message = error.to_string();
         assert!(
             message.contains(&dir.path().display().to_string()),
@@ -130,19 +138,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_spill_within_max_spill_completes() {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Spill {
-            dir: dir.path().to_path_buf(),
-            max_bytes: 1 << 30,
-        };
-        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), &spill).unwrap();
-        let sorted = ctx
-            .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let rows: usize = sorted.iter().map(|b| b.num_rows()).sum();
+        let rows = sort_spilling(&spill_in(&dir, 1 << 30)).await.unwrap();
         assert_eq!(rows, 8_000_000);
     }
 }
