@@ -569,6 +569,10 @@ fn print_summary(report: &RunReport) {
         print_model_summary(summary);
     }
     println!("outputs under {}", report.output);
+    let page = m.outputs.iter().find(|o| o.table == cvm_etl::report::TABLE);
+    if let Some(file) = page.and_then(|p| p.files.first()) {
+        println!("finance report: {}/{}", report.output, file.path);
+    }
     if let Some(path) = &report.manifest_path {
         println!("run manifest: {path}");
     }

@@ -59,7 +59,13 @@ fn assert_rebuilt_identically(out: &Path, as_of: &str) {
 #[test]
 fn a_run_publishes_its_report_and_cvm_etl_report_rebuilds_the_same_page() {
     let out = tempfile::tempdir().unwrap();
-    ok(run_sample(out.path(), &["--as-of", PREVIOUS]));
+    let run = ok(run_sample(out.path(), &["--as-of", PREVIOUS]));
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        said.contains("finance report: file://")
+            && said.contains("report/as_of=2026-09-30/index.html"),
+        "{said}"
+    );
     assert_rebuilt_identically(out.path(), PREVIOUS);
     ok(run_sample(out.path(), &[]));
     assert_rebuilt_identically(out.path(), AS_OF);
