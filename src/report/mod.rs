@@ -11,6 +11,7 @@
 //! No network at view time: the styles and the charts (SVG) are inline,
 //! and the page's content security policy forbids every request.
 
+mod changes;
 mod charts;
 mod figures;
 mod format;
