@@ -100,7 +100,7 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
         .read_sources(&calendar, work_dir.path(), &mut manifest)
         .await?;
     let spill = spill_budget(pipeline, &reads, work_dir.path());
-    let ctx = session(storage, pipeline.memory_limit, &spill)?;
+    let ctx = session(storage, pipeline.memory_limit, Some(&spill))?;
     let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
     Ok(Accepted {
         ctx,
@@ -376,7 +376,7 @@ impl Run<'_> {
         release_free_memory();
 
         let spill = spill_budget(self.pipeline, &reads, work_dir.path());
-        let ctx = session(self.storage, self.pipeline.memory_limit, &spill)?;
+        let ctx = session(self.storage, self.pipeline.memory_limit, Some(&spill))?;
         let model = Model {
             ctx: &ctx,
             calendar: &calendar,

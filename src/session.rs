@@ -21,11 +21,12 @@ pub struct Spill {
     pub max_bytes: u64,
 }
 
-/// Builds the session; `memory_limit` is the whole process's budget.
+/// Builds the session; `memory_limit` is the whole process's budget;
+/// without `spill`, nothing may spill (small queries on finished tables).
 pub fn session(
     storage: &Storage,
     memory_limit: Option<u64>,
-    spill: &Spill,
+    spill: Option<&Spill>,
 ) -> Result<SessionContext> {
     let mut config = SessionConfig::new();
     config.options_mut().sql_parser.parse_float_as_decimal = true;
@@ -55,11 +56,13 @@ pub fn session(
         .hash_join_single_partition_threshold_rows = 8 << 20;
     // Each spill file is deleted as soon as the merge that reads it is
     // done with it (DataFusion's reference-counted temporary files).
-    let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(
-        DiskManagerBuilder::default()
+    let disk = match spill {
+        Some(spill) => DiskManagerBuilder::default()
             .with_mode(DiskManagerMode::Directories(vec![spill.dir.clone()]))
             .with_max_temp_directory_size(spill.max_bytes),
-    );
+        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+    };
+    let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(disk);
     if let Some(limit) = memory_limit {
         // Hash joins stay: their build sides are small by construction
         // (customers, the calendar, doubled keys, rejected keys); what grows
@@ -104,7 +107,11 @@ mod tests {
     /// Sorts 64 MB of keys in a 48 MiB pool, which must spill, with a
     /// spill budget of `max_bytes`: the rows sorted, or the error.
     async fn sort_spilling(spill: &Spill) -> Result<usize> {
-        let ctx = session(&Storage::new(Default::default()), Some(64 << 20), spill)?;
+        let ctx = session(
+            &Storage::new(Default::default()),
+            Some(64 << 20),
+            Some(spill),
+        )?;
         let sorted = ctx
             .sql("SELECT value FROM range(8000000) ORDER BY value DESC")
             .await?

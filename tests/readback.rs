@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{manifest_of, run_sample};
+use support::{manifest_of, run_sample, script_json};
 
 fn duckdb_available() -> bool {
     Command::new("python3")
@@ -33,17 +33,11 @@ fn duckdb_reads_every_table_back_with_the_spec_types() {
         String::from_utf8_lossy(&run.stderr)
     );
 
-    let read = Command::new("python3")
-        .arg("tests/readback.py")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+    let report = script_json(
+        Command::new("python3")
+            .arg("tests/readback.py")
+            .arg(out.path()),
     );
-    let report: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
 
     let manifest = manifest_of(out.path());
     for table in [

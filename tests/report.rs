@@ -220,18 +220,12 @@ async fn the_sample_report_read_in_a_browser_agrees_with_the_parquet_outputs() {
     let shot = out.path().join("report.png");
     // The script gives every answer of the browser a minute; timeout(1)
     // bounds the whole.
-    let read = Command::new("timeout")
-        .args(["300", "python3", "tests/browser.py", &chromium])
-        .arg(page_of(out.path(), AS_OF))
-        .arg(&shot)
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+    let seen = support::script_json(
+        Command::new("timeout")
+            .args(["300", "python3", "tests/browser.py", &chromium])
+            .arg(page_of(out.path(), AS_OF))
+            .arg(&shot),
     );
-    let seen: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     let o = out.path();
 
     assert_eq!(

@@ -23,11 +23,7 @@ impl Tables {
     /// the window's).
     pub async fn open(storage: &Storage, root: &Location, as_of: &str) -> Result<Tables> {
         // Aggregates of a date's tables: nothing that spills.
-        let spill = crate::session::Spill {
-            dir: std::env::temp_dir(),
-            max_bytes: 0,
-        };
-        let ctx = crate::session::session(storage, None, &spill)?;
+        let ctx = crate::session::session(storage, None, None)?;
         let by = |cols: &[&str]| {
             cols.iter()
                 .map(|c| ((*c).to_owned(), DataType::Utf8))

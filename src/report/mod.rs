@@ -138,21 +138,13 @@ async fn write_rebuilt(
     output
         .write(&format!("{folder}/{FILE}"), html.into_bytes())
         .await?;
-    let marker = crate::sinks::publish::Success {
-        run_id: text_of(&manifest["run_id"]),
-        as_of: date,
-        files: vec![crate::sinks::WrittenFile {
-            path: format!("{folder}/{FILE}"),
-            rows: 0,
-        }],
+    let file = crate::sinks::WrittenFile {
+        path: format!("{folder}/{FILE}"),
+        rows: 0,
     };
     lock.ensure_held().await?;
-    output
-        .write_json(
-            &format!("{folder}/{}", crate::sinks::publish::SUCCESS),
-            &marker,
-        )
-        .await?;
+    let run_id = text_of(&manifest["run_id"]);
+    crate::sinks::publish::write_marker(output, &folder, &run_id, &date, file).await?;
     Ok(format!("{output}/{folder}/{FILE}"))
 }
 

@@ -14,6 +14,7 @@ use super::format::{amount, count, money, money_of, percent, points, quantity};
 
 use rust_decimal::Decimal;
 
+use crate::calendar::Calendar;
 use crate::domain::Tier;
 use crate::error::Result;
 
@@ -74,8 +75,9 @@ impl Page {
         let as_of = text(&m["as_of"]);
         let params = &m["parameters"]["params"];
         let currency = text(&params["currency"]);
-        let first = month_of(&text(&m["window"]["start"]));
-        let last = month_of(&text(&m["window"]["end"]));
+        let labels = window_months(m);
+        let first = labels.first().cloned().unwrap_or_default();
+        let last = labels.last().cloned().unwrap_or_default();
         let tables = Tables::open(s.storage, s.tables, &as_of).await?;
         let pyramid = by_tier(tables.pyramid().await?);
         let classes = tables.classes().await?;
@@ -87,7 +89,6 @@ impl Page {
             Ok(date) => crate::manifest::previous_summary(s.output, date).await?,
             Err(_) => None,
         };
-        let labels = month_range(&first, &last);
         let inputs = m["inputs"].as_array().map_or(&[][..], |a| a.as_slice());
         Ok(Page {
             pipeline: text(&m["pipeline"]),
@@ -156,20 +157,19 @@ fn month_of(date: &str) -> String {
     date.get(..7).unwrap_or(date).to_owned()
 }
 
-/// `YYYY-MM` of every month from `first` to `last`.
-fn month_range(first: &str, last: &str) -> Vec<String> {
-    let parse = |m: &str| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok();
-    let (Some(mut month), Some(end)) = (parse(first), parse(last)) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    while month <= end {
-        out.push(month.format("%Y-%m").to_string());
-        month = month
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(end + chrono::Days::new(1));
+/// `YYYY-MM` of every month of the run's window, from its as_of and
+/// window_months as the run computed them.
+fn window_months(m: &Value) -> Vec<String> {
+    let as_of = NaiveDate::parse_from_str(&text(&m["as_of"]), "%Y-%m-%d");
+    let window = text(&m["parameters"]["params"]["window_months"]).parse();
+    match (as_of, window) {
+        (Ok(as_of), Ok(window)) => Calendar::new(as_of, window)
+            .months()
+            .iter()
+            .map(|d| d.format("%Y-%m").to_string())
+            .collect(),
+        _ => Vec::new(),
     }
-    out
 }
 
 /// The rows of a per-tier query in pyramid order, a tier without
@@ -696,8 +696,12 @@ mod tests {
 
     #[test]
     fn the_window_is_every_month_from_first_to_last() {
+        let manifest = serde_json::json!({
+            "as_of": "2026-02-28",
+            "parameters": {"params": {"window_months": 4}},
+        });
         assert_eq!(
-            month_range("2025-11", "2026-02"),
+            window_months(&manifest),
             ["2025-11", "2025-12", "2026-01", "2026-02"]
         );
     }

@@ -367,14 +367,7 @@ async fn publish_partition(
         path: format!("{folder}/{name}"),
         rows: p.rows,
     };
-    let marker = Success {
-        run_id: commit.run_id.clone(),
-        as_of: commit.as_of.clone(),
-        files: vec![file.clone()],
-    };
-    output
-        .write_json(&format!("{folder}/{SUCCESS}"), &marker)
-        .await?;
+    write_marker(output, &folder, &commit.run_id, &commit.as_of, file.clone()).await?;
     crash_point(&format!("marked {folder}"))?;
     Ok(Some(WrittenPartition {
         table: p.table.clone(),
@@ -382,6 +375,24 @@ async fn publish_partition(
         rows: p.rows,
         files: vec![file],
     }))
+}
+
+/// Writes a partition's `_SUCCESS`, last: `file` of `run_id` is live.
+pub async fn write_marker(
+    output: &Location,
+    folder: &str,
+    run_id: &str,
+    as_of: &str,
+    file: WrittenFile,
+) -> Result<()> {
+    let marker = Success {
+        run_id: run_id.to_owned(),
+        as_of: as_of.to_owned(),
+        files: vec![file],
+    };
+    output
+        .write_json(&format!("{folder}/{SUCCESS}"), &marker)
+        .await
 }
 
 /// A partition's `_SUCCESS`, if it has one that can be read.

@@ -154,3 +154,10 @@ pub fn latest(root: &Path, as_of: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     Some(v["run_id"].as_str().unwrap().to_owned())
 }
+
+/// Runs a helper script (`python3 tests/X.py ...`, say) and reads the one
+/// JSON object it prints, after asserting it succeeded.
+pub fn script_json(command: &mut Command) -> serde_json::Value {
+    let o = ok(command.output().unwrap());
+    serde_json::from_slice(&o.stdout).unwrap()
+}
