@@ -6,7 +6,7 @@
 //! nothing but `part-00000.parquet` and `_SUCCESS` lies in it (on the
 //! filesystem itself), and the manifests and `latest.json` say what is live.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The binary on the shipped sample: the README's first command, checked.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! dates never replaces it, and for the latest date the snapshot and the month
 //! tables add up.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! manifest or marker, or anything the binary prints, at any log level, whether
 //! the run succeeds or fails.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod support;
+use crate::support;
 
 use support::{contents, files, latest, marker, ok, partitions, published, run_sample_with};
 

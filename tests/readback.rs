@@ -2,7 +2,7 @@
 //! engines read with no glue. DuckDB (Python package) reads the sample run
 //! back.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

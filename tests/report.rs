@@ -2,7 +2,7 @@
 //! rebuilt identically by `cvm-etl report`, and read in a real browser
 //! (headless Chromium) whose page must agree with the Parquet outputs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! object_store's S3 client: inputs on s3://, outputs on s3://, the lock's
 //! conditional create, and a store that fails now and then.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
