@@ -7,18 +7,25 @@
 # same numbers. Results go to stdout; record them in bench/RESULTS.md with
 # the machine and the date.
 #
-#   bench/run.sh [--customers N] [--months M] [--memory-limit SIZE]
+#   bench/run.sh [--customers N] [--months M] [--memory-limit SIZE] [--nightly]
+#
+# --nightly times, instead, the nightly run that adds the last drop to the
+# history: the run for the drop before it fills the staging cache, then the
+# run for the last drop is timed with the cache, and (on another output,
+# after the same first run) without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 customers=100000
 months=14
 memory_limit=""
+nightly=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --customers) customers="$2"; shift 2 ;;
         --months) months="$2"; shift 2 ;;
         --memory-limit) memory_limit="$2"; shift 2 ;;
+        --nightly) nightly=1; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -44,6 +51,29 @@ echo "billing lines: $(cat "$data"/billing/*/*.csv | wc -l)"
 rm -rf "$out"
 limit=()
 [ -n "$memory_limit" ] && limit=(--memory-limit "$memory_limit" --temp-dir "${TMPDIR:-/tmp}")
+
+if [ -n "$nightly" ]; then
+    drops=($(ls "$data/billing" | sed -n 's/^dt=//p' | sort | tail -2))
+    for cache in on off; do
+        flags=("${limit[@]}")
+        [ "$cache" = off ] && flags+=(--no-cache)
+        nightly_out="$out-nightly-$cache"
+        rm -rf "$nightly_out"
+        "$bin" run bench/pipeline.yaml --input "$data" --output "$nightly_out" --log warn \
+            --as-of "${drops[0]}" "${flags[@]}" >/dev/null
+        echo "== nightly, cache $cache: ${drops[0]} run, then ${drops[1]} timed"
+        timev "$bin" run bench/pipeline.yaml --input "$data" --output "$nightly_out" --log warn \
+            --as-of "${drops[1]}" "${flags[@]}" >/dev/null
+        python3 - "$nightly_out" "${drops[1]}" <<'PY'
+import glob, json, sys
+runs = [json.load(open(p)) for p in glob.glob(f"{sys.argv[1]}/_runs/as_of={sys.argv[2]}/2*.json")]
+m = runs[0]
+print("stages:", ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in m["stages"]))
+print("cache:", m.get("cache"))
+PY
+    done
+    exit 0
+fi
 echo "== cvm-etl run ${limit[*]}"
 timev "$bin" run bench/pipeline.yaml --input "$data" --output "$out" --log warn "${limit[@]}" >/dev/null
 

@@ -104,6 +104,11 @@ struct PipelineArgs {
     /// else four times the bytes of the input files, at least 1GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_spill: Option<u64>,
+    /// Read and check every input file again, rather than take an
+    /// unchanged file's checked rows from the output's _cache/ (default:
+    /// the pipeline's cache, else on).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Args)]
@@ -310,6 +315,7 @@ fn overrides(args: &PipelineArgs) -> Overrides {
         temp_dir: args.temp_dir.clone(),
         memory_limit: args.memory_limit,
         max_spill: args.max_spill,
+        no_cache: args.no_cache,
         sets: args.sets.clone(),
     }
 }

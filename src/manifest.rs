@@ -218,6 +218,10 @@ pub struct Manifest {
     pub parameters: serde_json::Value,
     pub inputs: Vec<InputRecord>,
     pub sources: BTreeMap<String, SourceCounts>,
+    /// What the staging cache did (docs/scheduling.md#the-staging-cache);
+    /// null when the run read without it.
+    #[serde(default)]
+    pub cache: Option<crate::sources::cache::CacheCounts>,
     pub outputs: Vec<WrittenPartition>,
     /// Month partitions of the window that a later date owns
     /// (docs/publishing.md#who-owns-a-partition): not replaced by this run.
@@ -256,6 +260,7 @@ impl Manifest {
             parameters,
             inputs: Vec::new(),
             sources: BTreeMap::new(),
+            cache: None,
             outputs: Vec::new(),
             left_alone: Vec::new(),
             stages: Vec::new(),

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
@@ -26,6 +27,7 @@ use crate::scratch;
 use crate::session::{Spill, explain_spill_limit, session};
 use crate::sinks::publish::{self, Recovered, Staging};
 use crate::sinks::{self, partition};
+use crate::sources::cache::Cache;
 use crate::sources::{self, SourceRead};
 use crate::storage::{Location, Storage};
 use crate::transforms;
@@ -96,8 +98,9 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     );
     let calendar = run.calendar(&mut manifest);
     let work_dir = run.work_dir()?;
+    // No cache: this reads without writing anything.
     let reads = run
-        .read_sources(&calendar, work_dir.path(), &mut manifest)
+        .read_sources(&calendar, work_dir.path(), &mut manifest, None)
         .await?;
     let spill = spill_budget(pipeline, &reads, work_dir.path());
     let ctx = session(storage, pipeline.memory_limit, Some(&spill))?;
@@ -369,9 +372,17 @@ impl Run<'_> {
         let work_dir = self.work_dir()?;
 
         let started = Instant::now();
+        let cache = self.pipeline.cache.then(|| {
+            let as_of = self.pipeline.params.as_of.0;
+            Arc::new(Cache::new(self.output, self.run_id, as_of))
+        });
         let reads = self
-            .read_sources(&calendar, work_dir.path(), manifest)
+            .read_sources(&calendar, work_dir.path(), manifest, cache.as_ref())
             .await?;
+        if let Some(cache) = cache {
+            self.evict(&cache).await;
+            manifest.cache = Some(cache.counts());
+        }
         manifest.stage_done("sources", started);
         release_free_memory();
 
@@ -495,6 +506,7 @@ impl Run<'_> {
         calendar: &Calendar,
         work_dir: &std::path::Path,
         manifest: &mut Manifest,
+        cache: Option<&Arc<Cache>>,
     ) -> Result<Vec<SourceRead>> {
         // The sources are read at once, so that one source's last big file
         // does not leave the other cores idle; errors are reported in source
@@ -509,6 +521,7 @@ impl Run<'_> {
                 calendar,
                 &self.pipeline.params,
                 work_dir,
+                cache.cloned(),
             )
             .await
         });
@@ -522,6 +535,23 @@ impl Run<'_> {
             reads.push(read);
         }
         Ok(reads)
+    }
+
+    /// Evicts from the staging cache what this run did not use, when it
+    /// runs for the newest date: a backfill keeps the nightly entries. A
+    /// cache that cannot be cleaned is a warning; it only holds more.
+    async fn evict(&self, cache: &Cache) {
+        let as_of = self.pipeline.params.as_of.0;
+        let newest = match manifest::run_dates(self.output).await {
+            Ok(dates) => dates.iter().all(|d| *d <= as_of),
+            Err(e) => {
+                tracing::warn!("staging cache: not cleaned: {e}");
+                return;
+            }
+        };
+        if newest && let Err(e) = cache.evict().await {
+            tracing::warn!("staging cache: not cleaned: {e}");
+        }
     }
 
     /// Stages the rejected rows of every source: all three, or none.

@@ -179,6 +179,36 @@ impl Location {
         .await
     }
 
+    /// Writes (replaces) the object at `relative` with the bytes of the
+    /// local file `from`, streamed in parts rather than held in memory;
+    /// like every put, the object appears whole or not at all.
+    pub async fn upload(&self, relative: &str, from: &std::path::Path) -> Result<()> {
+        use std::io::Read;
+        let path = self.path_of(relative);
+        let what = format!("writing {self}/{relative}");
+        let failed = |e| Error::storage(&what, e);
+        let mut file = std::fs::File::open(from)?;
+        let upload = self.store.put_multipart(&path).await.map_err(failed)?;
+        let mut write = object_store::WriteMultipart::new(upload);
+        let mut buffer = vec![0; 8 << 20];
+        loop {
+            let n = match file.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = write.abort().await;
+                    return Err(e.into());
+                }
+            };
+            if let Err(e) = write.wait_for_capacity(4).await {
+                let _ = write.abort().await;
+                return Err(failed(e));
+            }
+            write.write(&buffer[..n]);
+        }
+        write.finish().await.map(|_| ()).map_err(failed)
+    }
+
     /// Copies `from` over `to` in one operation of the store (a server-side
     /// copy; a hard link renamed into place on a filesystem).
     pub async fn copy(&self, from: &Path, to: &Path) -> Result<()> {

@@ -6,6 +6,7 @@
 mod support;
 
 mod backfill;
+mod cache;
 mod cli;
 mod commit;
 mod end_to_end;

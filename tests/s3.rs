@@ -223,6 +223,26 @@ async fn the_job_runs_with_inputs_and_outputs_on_s3() {
     assert_eq!(keys(&s3, "out/customer_value").await.len(), 8);
     let runs = keys(&s3, "out/_runs/as_of=2026-10-31").await;
     assert_eq!(runs.len(), 3, "two manifests and latest.json: {runs:?}");
+
+    // The rerun took every file's checked rows from the staging cache,
+    // which the first run uploaded to the output's _cache/.
+    let json = |key: String| {
+        let s3 = Arc::clone(&s3);
+        async move {
+            let got = s3.get(&Path::from(key)).await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&got.bytes().await.unwrap()).unwrap()
+        }
+    };
+    let folder = "out/_runs/as_of=2026-10-31";
+    let latest = json(format!("{folder}/latest.json")).await;
+    let manifest = json(format!(
+        "{folder}/{}.json",
+        latest["run_id"].as_str().unwrap()
+    ))
+    .await;
+    let inputs = manifest["inputs"].as_array().unwrap().len() as u64;
+    assert_eq!(manifest["cache"]["hits"], inputs, "{}", manifest["cache"]);
+    assert_eq!(manifest["cache"]["misses"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -45,6 +45,9 @@ pub struct Settings {
     pub memory_limit: Option<ByteSize>,
     /// The most the query engine may spill to temp_dir (`--max-spill`).
     pub max_spill: Option<ByteSize>,
+    /// Whether runs keep and reuse the staging of unchanged input files
+    /// under the output's `_cache/` (`--no-cache`); on by default.
+    pub cache: Option<bool>,
     pub storage_options: BTreeMap<String, String>,
     /// Retries of a failing store request before the run gives up (exit 5).
     pub storage_max_retries: Option<u32>,
@@ -62,6 +65,8 @@ pub struct Overrides {
     pub temp_dir: Option<String>,
     pub memory_limit: Option<u64>,
     pub max_spill: Option<u64>,
+    /// `--no-cache`.
+    pub no_cache: bool,
     /// `NAME=VALUE` pairs, the value read as YAML.
     pub sets: Vec<String>,
 }
@@ -193,6 +198,8 @@ pub struct Pipeline {
     pub memory_limit: Option<u64>,
     /// Bytes the engine may spill; None: [`default_max_spill`] of the input.
     pub max_spill: Option<u64>,
+    /// Keep and reuse the staging of unchanged input files (`_cache/`).
+    pub cache: bool,
     /// Keys only: values may be credentials.
     #[serde(serialize_with = "keys_only")]
     pub storage_options: BTreeMap<String, String>,
@@ -299,6 +306,11 @@ fn apply_overrides(tree: &mut Node, overrides: &Overrides) {
         overrides.max_spill.map(|m| m.to_string()),
         tree,
     );
+    text(
+        "cache",
+        overrides.no_cache.then(|| "false".to_owned()),
+        tree,
+    );
 }
 
 fn yaml_error(label: &str, e: &serde_yaml::Error) -> Error {
@@ -340,6 +352,7 @@ fn resolve(settings: Settings, params: Params) -> Result<Pipeline> {
         temp_dir: settings.temp_dir,
         memory_limit: settings.memory_limit.map(|m| m.0),
         max_spill: settings.max_spill.map(|m| m.0),
+        cache: settings.cache.unwrap_or(true),
         storage_options: settings.storage_options,
         storage_max_retries: settings.storage_max_retries,
         sources,

@@ -11,7 +11,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, UInt64Type};
 use datafusion::common::JoinType;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::datasource::MemTable;
@@ -84,17 +84,21 @@ async fn accept_source(
     work_dir: &FsPath,
 ) -> Result<SourceCounts> {
     let source = read.source;
-    let options = ParquetReadOptions::default();
+    // A staged part names its file by its folder, `_file_id=<i>/`.
+    let staged_schema = spec::staged_file_schema(source);
+    let staged_options = ParquetReadOptions::default()
+        .schema(&staged_schema)
+        .table_partition_cols(vec![(spec::FILE_ID.to_owned(), DataType::Int32)]);
     ctx.register_parquet(
         format!("staged_{source}"),
-        path_str(&read.staged)?,
-        options.clone(),
+        &folder_url(&read.staged)?,
+        staged_options,
     )
     .await?;
     ctx.register_parquet(
         format!("row_rejected_{source}"),
         path_str(&read.rejected)?,
-        options,
+        ParquetReadOptions::default(),
     )
     .await?;
     let files = MemTable::try_new(
@@ -224,6 +228,11 @@ async fn register_raw(
     ctx.register_parquet(&name, path_str(&path)?, ParquetReadOptions::default())
         .await?;
     Ok(())
+}
+
+/// A local folder as DataFusion lists one: with its trailing slash.
+fn folder_url(path: &FsPath) -> Result<String> {
+    Ok(format!("{}/", path_str(path)?.trim_end_matches('/')))
 }
 
 fn path_str(path: &FsPath) -> Result<&str> {

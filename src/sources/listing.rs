@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::storage::Location;
 
 /// How a file is read, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,

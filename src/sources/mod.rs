@@ -3,6 +3,7 @@
 //! Parquet for the quality step. Memory stays bounded: files are streamed
 //! and handled one batch at a time, a few files at once (one per core).
 
+pub mod cache;
 mod csv;
 mod csv_split;
 mod decode;
@@ -22,6 +23,7 @@ pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use object_store::{GetOptions, ObjectMeta};
@@ -36,8 +38,9 @@ use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::progress;
 use crate::storage::Location;
+use cache::{Cache, Key};
 use record::RecordSink;
-use stage_sink::StageSink;
+use stage_sink::{Checked, Parts, StageSink};
 use validate::{CheckContext, Checker};
 
 /// What reading one source produced.
@@ -55,13 +58,15 @@ pub struct SourceRead {
     /// Rows rejected by the row checks, by reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
-    /// Local Parquet folder of the rows that passed the row checks.
+    /// Local Parquet folder of the rows that passed the row checks, a
+    /// part a file in `_file_id=<i>/` (see [`spec::staged_file_schema`]).
     pub staged: PathBuf,
     /// Local Parquet folder of the rows that failed them (the `rejected` columns).
     pub rejected: PathBuf,
 }
 
-/// Lists, selects and reads one source for the run date.
+/// Lists, selects and reads one source for the run date, taking what it
+/// can from `cache` (see [`cache`]).
 pub async fn read_source(
     source: SourceName,
     settings: &SourceSettings,
@@ -69,6 +74,7 @@ pub async fn read_source(
     calendar: &Calendar,
     params: &Params,
     work_dir: &FsPath,
+    cache: Option<Arc<Cache>>,
 ) -> Result<SourceRead> {
     let metas = listing::list(location).await?;
     let selection = listing::select(source, location, &metas, calendar);
@@ -92,7 +98,7 @@ pub async fn read_source(
     }
     std::fs::create_dir_all(&read.staged)?;
     std::fs::create_dir_all(&read.rejected)?;
-    stage_sink::write_empty_parts(source, &read.staged, &read.rejected)?;
+    stage_sink::write_empty_rejected(&read.rejected)?;
     let mut extra = BTreeSet::new();
     // Files are read in parallel, one task and one pair of staging parts
     // each; two tasks a core, since a task now and then waits for its next
@@ -113,6 +119,7 @@ pub async fn read_source(
             staged: read.staged.clone(),
             rejected: read.rejected.clone(),
             file_id: i as i32,
+            cache: cache.clone(),
         })
         .collect();
     let bytes = selection.files.iter().map(|f| f.size).sum();
@@ -122,12 +129,12 @@ pub async fn read_source(
         .map(|t| tokio::spawn(t.run()))
         .buffered(parallel);
     while let Some(joined) = done.next().await {
-        let (file, found, by_reason) =
+        let (file, found, checked) =
             joined.map_err(|e| Error::internal(format!("reading task: {e}")))??;
         read.rows_read += found.records;
         progress::advance(file.size, found.records);
         extra.extend(found.extra_columns);
-        for (reason, n) in by_reason {
+        for (reason, n) in checked.by_reason {
             *read.rejected_by_reason.entry(reason).or_default() += n;
         }
         if found.empty {
@@ -209,21 +216,37 @@ struct FileTask {
     staged: PathBuf,
     rejected: PathBuf,
     file_id: i32,
+    cache: Option<Arc<Cache>>,
 }
 
 impl FileTask {
-    async fn run(self) -> Result<(InputFile, FileFound, BTreeMap<String, u64>)> {
+    /// Stages the file into its parts: from the cache when it has the
+    /// file, else by reading and checking it (and then keeping the result).
+    async fn run(self) -> Result<(InputFile, FileFound, Checked)> {
+        let parts = Parts::of(&self.staged, &self.rejected, self.file_id)?;
+        let cached = self.cache.as_ref().zip(Key::of(&self));
+        if let Some((cache, key)) = &cached
+            && let Some(hit) = cache.restore(key, &parts).await
+        {
+            return Ok((self.file, hit.found, hit.checked));
+        }
+        let (found, checked) = self.check(&parts).await?;
+        if let Some((cache, key)) = cached {
+            cache.keep(key, &self, &found, &checked, &parts).await;
+        }
+        Ok((self.file, found, checked))
+    }
+
+    /// Reads the file, checks its records and writes them to `parts`.
+    async fn check(&self, parts: &Parts) -> Result<(FileFound, Checked)> {
         let checker = Checker::new(CheckContext {
             source: self.source,
             currency: &self.currency,
             as_of: self.as_of,
             file: &self.file.relative,
-            file_id: self.file_id,
             dt: self.file.dt,
         });
-        let part = format!("{:05}", self.file_id);
-        let mut sink =
-            StageSink::create(self.source, &self.staged, &self.rejected, &part, checker)?;
+        let mut sink = StageSink::create(self.source, parts, checker)?;
         let found = read_records(
             &self.location,
             &self.file,
@@ -234,8 +257,7 @@ impl FileTask {
             GetOptions::default(),
         )
         .await?;
-        let by_reason = sink.finish()?;
-        Ok((self.file, found, by_reason))
+        Ok((found, sink.finish()?))
     }
 }
 

@@ -124,26 +124,31 @@ pub fn kept_columns(source: SourceName) -> impl Iterator<Item = &'static Column>
         .filter(|c| !c.personal && c.kind != Kind::Currency)
 }
 
-/// The schema of validated rows waiting for the duplicate and customer
-/// checks: the typed columns plus where each row came from.
-pub fn staged_schema(source: SourceName) -> SchemaRef {
+/// The schema of a staged part as a file task writes it: the typed columns
+/// plus `_dt` (the partition, null when unpartitioned) and `_line`. The
+/// record's text is not staged: only the few rows that the whole-source
+/// checks reject need it, and they read it again from their file.
+///
+/// A part lies in the folder `_file_id=<i>/` of its source's staged folder,
+/// `i` being its file's place in the selection ([`files_schema`]); the
+/// staged table takes `_file_id` from the folder ([`FILE_ID`]). A part thus
+/// holds nothing of the run that wrote it, and the staging cache can hand
+/// it to a later run, where its file may have another place.
+pub fn staged_file_schema(source: SourceName) -> SchemaRef {
     let mut fields: Vec<Field> = kept_columns(source)
         .map(|c| Field::new(c.name, data_type(c.kind), !c.required))
         .collect();
-    fields.extend(provenance_fields());
+    fields.push(Field::new("_dt", DataType::Date32, true));
+    fields.push(Field::new("_line", DataType::Int64, false));
     Arc::new(Schema::new(fields))
 }
 
-/// `_dt` (the partition, null when unpartitioned), `_file_id` (the file's
-/// place in the source's selection, see [`files_schema`]) and `_line`. The
-/// record's text is not staged: only the few rows that the whole-source
-/// checks reject need it, and they read it again from their file.
-pub fn provenance_fields() -> [Field; 3] {
-    [
-        Field::new("_dt", DataType::Date32, true),
-        Field::new("_file_id", DataType::Int32, false),
-        Field::new("_line", DataType::Int64, false),
-    ]
+/// The staged table's column taken from each part's folder name.
+pub const FILE_ID: &str = "_file_id";
+
+/// The folder of file `file_id`'s staged part, below the staged folder.
+pub fn staged_part_folder(file_id: i32) -> String {
+    format!("{FILE_ID}={file_id}")
 }
 
 /// The files of one source's selection: `_file_id` and the path relative to

@@ -4,66 +4,91 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 
 use super::record::RecordSink;
 use super::spec;
 use super::validate::Checker;
 use crate::domain::SourceName;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Local Parquet writers for one part (`part-<part>.parquet`) of a
-/// source's staged and rejected folders.
-fn stage_writers(
-    source: SourceName,
-    staged: &Path,
-    rejected: &Path,
-    part: &str,
-) -> Result<(ArrowWriter<File>, ArrowWriter<File>)> {
-    let name = format!("part-{part}.parquet");
-    let writer = |folder: &Path, schema: datafusion::arrow::datatypes::SchemaRef| {
-        let props = crate::scratch::writer_properties(&schema);
-        ArrowWriter::try_new(File::create(folder.join(&name))?, schema, Some(props))
-            .map_err(Error::from)
-    };
-    Ok((
-        writer(staged, spec::staged_schema(source))?,
-        writer(rejected, spec::rejected_schema())?,
-    ))
+/// Where one file's checked rows go: its part of the source's staged
+/// folder (`_file_id=<i>/part.parquet`, see [`spec::staged_file_schema`])
+/// and its part of the rejected folder.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub staged: PathBuf,
+    pub rejected: PathBuf,
+}
+
+impl Parts {
+    /// The parts of file `file_id` below the source's folders (creating
+    /// the staged part's folder).
+    pub fn of(staged: &Path, rejected: &Path, file_id: i32) -> Result<Parts> {
+        let folder = staged.join(spec::staged_part_folder(file_id));
+        std::fs::create_dir_all(&folder)?;
+        Ok(Parts {
+            staged: folder.join("part.parquet"),
+            rejected: rejected.join(format!("part-{file_id:05}.parquet")),
+        })
+    }
+
+    /// Removes both parts, if there (a cache hit that did not check out).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.staged);
+        let _ = std::fs::remove_file(&self.rejected);
+    }
+}
+
+fn writer(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<File>> {
+    let props = crate::scratch::writer_properties(&schema);
+    Ok(ArrowWriter::try_new(
+        File::create(path)?,
+        schema,
+        Some(props),
+    )?)
+}
+
+/// Writes an empty part to the rejected folder, so that the rejected table
+/// has its schema when no file holds a row. (The staged table is read with
+/// its schema given.)
+pub fn write_empty_rejected(rejected: &Path) -> Result<()> {
+    writer(
+        &rejected.join("part-empty.parquet"),
+        spec::rejected_schema(),
+    )?
+    .close()?;
+    Ok(())
+}
+
+/// What checking one file's records found, beyond the rows themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// The rows rejected, by reason.
+    pub by_reason: BTreeMap<String, u64>,
+    /// The latest date, in a column that must not be after `as_of`, of
+    /// the rows staged.
+    pub max_not_future: Option<NaiveDate>,
 }
 
 /// Checks one file's records as they are read and writes the checked rows,
-/// a batch at a time, to its staging part.
+/// a batch at a time, to its staging parts.
 pub struct StageSink<'a> {
     staged: ArrowWriter<File>,
     rejected: ArrowWriter<File>,
     checker: Checker<'a>,
 }
 
-/// Writes an empty part to both folders, so that the staged tables have
-/// their schema when no file holds a row.
-pub fn write_empty_parts(source: SourceName, staged: &Path, rejected: &Path) -> Result<()> {
-    let (staged, rejected) = stage_writers(source, staged, rejected, "empty")?;
-    staged.close()?;
-    rejected.close()?;
-    Ok(())
-}
-
 impl<'a> StageSink<'a> {
-    /// A sink writing part `part` of the folders.
-    pub fn create(
-        source: SourceName,
-        staged: &Path,
-        rejected: &Path,
-        part: &str,
-        checker: Checker<'a>,
-    ) -> Result<Self> {
-        let (staged, rejected) = stage_writers(source, staged, rejected, part)?;
+    /// A sink writing `parts`.
+    pub fn create(source: SourceName, parts: &Parts, checker: Checker<'a>) -> Result<Self> {
         Ok(StageSink {
-            staged,
-            rejected,
+            staged: writer(&parts.staged, spec::staged_file_schema(source))?,
+            rejected: writer(&parts.rejected, spec::rejected_schema())?,
             checker,
         })
     }
@@ -86,16 +111,19 @@ impl StageSink<'_> {
         Ok(())
     }
 
-    /// Closes the part; the rows rejected, by reason.
-    pub fn finish(mut self) -> Result<BTreeMap<String, u64>> {
+    /// Closes the parts.
+    pub fn finish(mut self) -> Result<Checked> {
         self.write()?;
         self.staged.close()?;
         self.rejected.close()?;
         let by_reason = self.checker.by_reason();
-        Ok(by_reason
-            .iter()
-            .map(|(r, n)| ((*r).to_owned(), *n))
-            .collect())
+        Ok(Checked {
+            by_reason: by_reason
+                .iter()
+                .map(|(r, n)| ((*r).to_owned(), *n))
+                .collect(),
+            max_not_future: self.checker.max_not_future(),
+        })
     }
 }
 

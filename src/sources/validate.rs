@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Float64Builder, Int32Array,
-    Int64Builder, StringBuilder,
+    ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
+    StringBuilder,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -28,9 +28,8 @@ pub struct CheckContext<'a> {
     pub source: SourceName,
     pub currency: &'a str,
     pub as_of: NaiveDate,
-    /// The file, relative to the source prefix, and its `_file_id`.
+    /// The file, relative to the source prefix.
     pub file: &'a str,
-    pub file_id: i32,
     pub dt: Option<NaiveDate>,
 }
 
@@ -65,6 +64,7 @@ pub struct Checker<'a> {
     rejected: RejectedBuilder,
     parsed: Vec<Parsed>,
     by_reason: BTreeMap<&'static str, u64>,
+    max_not_future: Option<NaiveDate>,
 }
 
 impl<'a> Checker<'a> {
@@ -77,6 +77,7 @@ impl<'a> Checker<'a> {
             rejected: RejectedBuilder::default(),
             parsed: vec![Parsed::Null; columns.len()],
             by_reason: BTreeMap::new(),
+            max_not_future: None,
             ctx,
         }
     }
@@ -97,8 +98,19 @@ impl<'a> Checker<'a> {
             Ok(()) => {
                 self.typed.append(&self.parsed, texts);
                 self.lines.append_value(line);
+                self.note_not_future();
             }
             Err(r) => self.reject(line, r, &raw()),
+        }
+    }
+
+    /// Keeps the latest date of the row just accepted in a column that
+    /// must not be after `as_of`.
+    fn note_not_future(&mut self) {
+        for (c, parsed) in self.columns.iter().zip(&self.parsed) {
+            if let (true, Parsed::Date(d)) = (c.not_future, parsed) {
+                self.max_not_future = self.max_not_future.max(Some(*d));
+            }
         }
     }
 
@@ -127,15 +139,21 @@ impl<'a> Checker<'a> {
             dts.append_option(dt);
         }
         arrays.push(Arc::new(dts.finish()));
-        arrays.push(Arc::new(Int32Array::from_value(self.ctx.file_id, rows)));
         arrays.push(Arc::new(self.lines.finish()));
-        let staged = RecordBatch::try_new(spec::staged_schema(self.ctx.source), arrays)?;
+        let staged = RecordBatch::try_new(spec::staged_file_schema(self.ctx.source), arrays)?;
         Ok((staged, self.rejected.finish()?))
     }
 
     /// Rows rejected so far, by reason.
     pub fn by_reason(&self) -> &BTreeMap<&'static str, u64> {
         &self.by_reason
+    }
+
+    /// The latest date, in a column that must not be after `as_of`, of the
+    /// rows accepted so far: the staging cache's test of whether they would
+    /// pass for another `as_of`.
+    pub fn max_not_future(&self) -> Option<NaiveDate> {
+        self.max_not_future
     }
 }
 

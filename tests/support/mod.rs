@@ -76,7 +76,9 @@ pub fn published(root: &Path) -> Vec<String> {
     files(root)
         .into_iter()
         .filter(|f| {
-            !f.starts_with("_runs/") && !f.starts_with("_staging/") && !f.starts_with("_locks/")
+            !["_runs/", "_staging/", "_locks/", "_cache/"]
+                .iter()
+                .any(|folder| f.starts_with(folder))
         })
         .collect()
 }
