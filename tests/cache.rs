@@ -159,7 +159,9 @@ fn nightly_runs_with_the_cache_give_the_tables_of_runs_without_it() {
     );
 }
 
-/// Cuts one staged part short and garbles one entry.
+/// Cuts one staged part short, garbles one entry, and leaves what a run
+/// killed while keeping a file leaves: parts no entry names, and a
+/// temporary of an interrupted write.
 fn damage(cache: &Path) {
     let kept = files(cache);
     let part = kept
@@ -176,4 +178,8 @@ fn damage(cache: &Path) {
         .find(|f| f.ends_with("/entry.json"))
         .unwrap();
     std::fs::write(cache.join(entry), "{ not json").unwrap();
+    let orphans = cache.join("v1/billing/0123456789abcdef");
+    std::fs::create_dir_all(&orphans).unwrap();
+    std::fs::write(orphans.join("run.staged.parquet"), &bytes).unwrap();
+    std::fs::write(orphans.join("entry.json#3"), "{").unwrap();
 }
