@@ -372,15 +372,18 @@ impl Run<'_> {
         let work_dir = self.work_dir()?;
 
         let started = Instant::now();
-        let cache = self.pipeline.cache.then(|| {
-            let as_of = self.pipeline.params.as_of.0;
-            Arc::new(Cache::new(self.output, self.run_id, as_of))
-        });
+        let cache = if self.pipeline.cache {
+            Some(Arc::new(self.cache().await))
+        } else {
+            None
+        };
         let reads = self
             .read_sources(&calendar, work_dir.path(), manifest, cache.as_ref())
             .await?;
         if let Some(cache) = cache {
-            self.evict(&cache).await;
+            if let Err(e) = cache.evict().await {
+                tracing::warn!("staging cache: not cleaned: {e}");
+            }
             manifest.cache = Some(cache.counts());
         }
         manifest.stage_done("sources", started);
@@ -537,21 +540,28 @@ impl Run<'_> {
         Ok(reads)
     }
 
-    /// Evicts from the staging cache what this run did not use, when it
-    /// runs for the newest date: a backfill keeps the nightly entries. A
-    /// cache that cannot be cleaned is a warning; it only holds more.
-    async fn evict(&self, cache: &Cache) {
+    /// The staging cache for this run: one that writes and cleans when no
+    /// later date has been published, else (a backfill) one that only
+    /// reads, so that the nightly entries survive it.
+    async fn cache(&self) -> Cache {
         let as_of = self.pipeline.params.as_of.0;
-        let newest = match manifest::run_dates(self.output).await {
-            Ok(dates) => dates.iter().all(|d| *d <= as_of),
+        let nightly = match self.later_date_published(as_of).await {
+            Ok(later) => !later,
             Err(e) => {
-                tracing::warn!("staging cache: not cleaned: {e}");
-                return;
+                tracing::warn!("staging cache: read only: {e}");
+                false
             }
         };
-        if newest && let Err(e) = cache.evict().await {
-            tracing::warn!("staging cache: not cleaned: {e}");
+        Cache::new(self.output, self.run_id, as_of, nightly)
+    }
+
+    async fn later_date_published(&self, as_of: chrono::NaiveDate) -> Result<bool> {
+        for date in manifest::run_dates(self.output).await? {
+            if date > as_of && Latest::read(self.output, date).await?.is_some() {
+                return Ok(true);
+            }
         }
+        Ok(false)
     }
 
     /// Stages the rejected rows of every source: all three, or none.

@@ -34,9 +34,10 @@
 //! the writing run's id, so an entry never names a part of another run's.
 //! A cache that cannot be read or written is a miss and a warning, never a
 //! failed run: deleting `_cache/` at any time only makes the next run
-//! slower. After reading, a run for the newest date evicts every object
-//! its own reading neither used nor wrote ([`Cache::evict`]); a backfill
-//! of an earlier date evicts nothing, so the nightly entries survive it.
+//! slower. After reading, the run evicts every object its own reading
+//! neither used nor wrote ([`Cache::evict`]). A run for a date before one
+//! already published (a backfill) only reads: it neither keeps nor
+//! evicts, so the nightly entries survive it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
@@ -87,6 +88,7 @@ const RULE_FILES: &[(&str, &[u8])] = &[
     ("calendar.rs", include_bytes!("../calendar.rs")),
     ("domain.rs", include_bytes!("../domain.rs")),
     ("scratch.rs", include_bytes!("../scratch.rs")),
+    ("storage.rs", include_bytes!("../storage.rs")),
     ("Cargo.lock", include_bytes!("../../Cargo.lock")),
 ];
 
@@ -115,6 +117,8 @@ pub fn rules() -> &'static str {
 /// Everything the row checks of one file depend on, but `as_of`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
+    /// Where the source's files are (its location's URL).
+    pub origin: String,
     pub source: SourceName,
     /// Relative to the source's prefix, as `rejected.file` names it.
     pub file: String,
@@ -133,6 +137,7 @@ impl Key {
     /// ETag, whose change the store could not show.
     pub(super) fn of(task: &FileTask) -> Option<Key> {
         Some(Key {
+            origin: task.location.url(),
             source: task.source,
             file: task.file.relative.clone(),
             size: task.file.size,
@@ -174,6 +179,13 @@ impl Part {
     /// The local file `path` is this part: its size and its footer's row
     /// count are the entry's.
     fn check(&self, path: &FsPath) -> Result<()> {
+        let bytes = std::fs::metadata(path)?.len();
+        if bytes != self.bytes {
+            return Err(Error::internal(format!(
+                "{}: {bytes} bytes, the entry says {}",
+                self.name, self.bytes
+            )));
+        }
         let found = Part::of(path, self.name.clone())?;
         if found != *self {
             return Err(Error::internal(format!(
@@ -222,6 +234,22 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// Every record is a staged or a rejected row, and every rejected row
+    /// has its reason: else the entry is not the file's (a run would fail
+    /// its reconciliation).
+    fn adds_up(&self) -> Result<()> {
+        let reasons: u64 = self.rejected_by_reason.values().sum();
+        if self.records != self.staged.rows + self.rejected.rows || reasons != self.rejected.rows {
+            return Err(Error::internal(format!(
+                "{ENTRY}: {} records, but {} staged and {} rejected rows ({reasons} by reason)",
+                self.records, self.staged.rows, self.rejected.rows
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What the cache did in one run, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheCounts {
@@ -246,18 +274,23 @@ pub struct Cache {
     root: Location,
     run_id: String,
     as_of: NaiveDate,
+    /// Keeps and evicts (the run for the newest date); else only reads.
+    writes: bool,
     counts: Mutex<CacheCounts>,
     /// Objects below `root` this run read or wrote: what eviction keeps.
     live: Mutex<BTreeSet<String>>,
 }
 
 impl Cache {
-    /// The cache below `output`, for a run of `as_of`.
-    pub fn new(output: &Location, run_id: &str, as_of: NaiveDate) -> Cache {
+    /// The cache below `output`, for a run of `as_of`; `writes`: whether
+    /// the run keeps what it reads and evicts what it did not use (the run
+    /// for the newest date), or only reads (a backfill).
+    pub fn new(output: &Location, run_id: &str, as_of: NaiveDate, writes: bool) -> Cache {
         Cache {
             root: output.child(FOLDER),
             run_id: run_id.to_owned(),
             as_of,
+            writes,
             counts: Mutex::new(CacheCounts::default()),
             live: Mutex::new(BTreeSet::new()),
         }
@@ -319,6 +352,7 @@ impl Cache {
         if entry.key != *key || !entry.holds_for(self.as_of) {
             return Ok(None);
         }
+        entry.adds_up()?;
         fetch(folder, &entry.staged, &parts.staged).await?;
         fetch(folder, &entry.rejected, &parts.rejected).await?;
         let hit = Hit {
@@ -346,6 +380,9 @@ impl Cache {
         checked: &Checked,
         parts: &Parts,
     ) {
+        if !self.writes {
+            return;
+        }
         let folder = self.root.child(&key.folder());
         match self
             .try_keep(key, &folder, task, found, checked, parts)
@@ -391,8 +428,11 @@ impl Cache {
 
     /// Removes every object below the cache that this run neither read nor
     /// wrote, entries before parts; the number removed. Run only after all
-    /// sources are read, and only by a run for the newest date.
+    /// sources are read; nothing for a cache that only reads.
     pub async fn evict(&self) -> Result<u64> {
+        if !self.writes {
+            return Ok(0);
+        }
         self.root.remove_hidden_temporaries()?;
         let live = self.live.lock().map(|l| l.clone()).unwrap_or_default();
         let (entries, parts): (Vec<_>, Vec<_>) = self
@@ -480,6 +520,7 @@ mod tests {
         };
         Entry {
             key: Key {
+                origin: "file:///in/billing".into(),
                 source: SourceName::Billing,
                 file: "dt=2026-10-01/a.csv".into(),
                 size: 1,
