@@ -571,6 +571,14 @@ fn print_summary(report: &RunReport) {
             println!("{:<10}   {reason}: {n}", "");
         }
     }
+    if let Some(c) = &m.cache {
+        println!(
+            "staging cache: {} of {} files reused, {} kept for the next run",
+            c.hits,
+            c.hits + c.misses,
+            c.written
+        );
+    }
     if let Some(summary) = &m.summary {
         print_model_summary(summary);
     }

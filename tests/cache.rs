@@ -11,7 +11,7 @@ use crate::support::{self, contents, files, ok};
 
 /// `cvm-etl run pipelines/sample.yaml --input IN --output OUT --as-of D EXTRA`.
 fn night(input: &Path, output: &Path, as_of: &str, extra: &[&str]) -> serde_json::Value {
-    ok(Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+    let run = ok(Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
         .args(["run", "pipelines/sample.yaml", "--as-of", as_of, "--input"])
         .arg(input)
         .arg("--output")
@@ -19,6 +19,9 @@ fn night(input: &Path, output: &Path, as_of: &str, extra: &[&str]) -> serde_json
         .args(extra)
         .output()
         .unwrap());
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let cached = !extra.contains(&"--no-cache");
+    assert_eq!(stdout.contains("files reused"), cached, "{stdout}");
     let mut runs = support::manifests(output, as_of);
     runs.pop_last().unwrap().1
 }
