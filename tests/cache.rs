@@ -147,6 +147,15 @@ fn nightly_runs_with_the_cache_give_the_tables_of_runs_without_it() {
     assert_eq!(entries.len(), last["inputs"].as_array().unwrap().len());
     assert_eq!(kept.len(), 3 * entries.len(), "{kept:?}");
     assert!(!kept.iter().any(|f| f.contains('#')), "{kept:?}");
+    for source in std::fs::read_dir(cache.join("v1")).unwrap() {
+        for key in std::fs::read_dir(source.unwrap().path()).unwrap() {
+            let key = key.unwrap().path();
+            assert!(
+                key.join("entry.json").exists(),
+                "an emptied folder: {key:?}"
+            );
+        }
+    }
 
     // An earlier date again: entries whose rows are later than it miss.
     let with = night(&input, &cached, "2026-10-29", &[]);

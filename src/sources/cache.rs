@@ -445,9 +445,25 @@ impl Cache {
         for path in entries.iter().chain(&parts) {
             self.root.delete(path).await?;
         }
+        if let Some(dir) = self.root.local_dir() {
+            remove_empty_folders(&dir);
+        }
         let evicted = (entries.len() + parts.len()) as u64;
         self.count(|c| c.evicted = evicted);
         Ok(evicted)
+    }
+}
+
+/// Removes the folders below `dir` that a filesystem keeps after their
+/// last file went (an object store has no folders to remove).
+fn remove_empty_folders(dir: &FsPath) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        remove_empty_folders(&path);
+        // Fails, as it should, while the folder holds anything.
+        let _ = std::fs::remove_dir(&path);
     }
 }
 
