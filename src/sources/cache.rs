@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The key is what the row checks of a file depend on ([`Key`]): the file
-//! as listed (path, size, ETag), how it is read (source, format, encoding,
+//! as listed (its source's location, path, size, ETag), how it is read (source, format, encoding,
 //! `max_record_bytes`), `currency`, and the version of the rules ([`rules`]).
 //! `as_of` is not in the key: only the last check, future_date, reads it,
 //! and an entry says for which dates its rows hold ([`Entry::holds_for`]).
@@ -24,7 +24,8 @@
 //!   look up <key>/entry.json ── key equal, holds for as_of, parts as the entry says ──► Hit
 //!        │                       (the parts linked or copied into the run's scratch folder)
 //!        └─ none, or anything else ──► Miss: read and check the file
-//!              └─ the GET (or, for Parquet, a HEAD after) saw the listed size and ETag
+//!              └─ the run is for the newest date, and the GET (or, for Parquet,
+//!                 a HEAD after) saw the listed size and ETag
 //!                   ──► put staged part ──► put rejected part ──► put entry.json ──► Written
 //! ```
 //!
