@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{self, contents, files, ok};
+use crate::support::{self, contents, copy_dir, files, ok};
 
 /// `cvm-etl run pipelines/sample.yaml --input IN --output OUT --as-of D EXTRA`.
 fn night(input: &Path, output: &Path, as_of: &str, extra: &[&str]) -> serde_json::Value {
@@ -24,14 +24,6 @@ fn night(input: &Path, output: &Path, as_of: &str, extra: &[&str]) -> serde_json
     assert_eq!(stdout.contains("files reused"), cached, "{stdout}");
     let mut runs = support::manifests(output, as_of);
     runs.pop_last().unwrap().1
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for file in files(from) {
-        let target = to.join(&file);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(from.join(&file), target).unwrap();
-    }
 }
 
 fn append(file: &Path, text: &str) {

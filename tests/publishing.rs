@@ -313,7 +313,7 @@ fn a_panic_becomes_exit_1_with_a_failed_manifest_and_the_lock_released() {
 #[test]
 fn a_truncated_delivery_fails_the_volume_check_naming_both_counts() {
     let input = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("examples/sample"), input.path());
+    support::copy_dir(Path::new("examples/sample"), input.path());
     let out = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
@@ -361,19 +361,6 @@ fn row_count(file: &Path) -> usize {
         .unwrap()
         .map(|b| b.unwrap().num_rows())
         .sum()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -71,6 +71,20 @@ pub fn files(root: &Path) -> Vec<String> {
     out
 }
 
+/// Copies the folder `from` into `to`, recursively (an input to change).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
 /// Data files and markers outside the bookkeeping folders.
 pub fn published(root: &Path) -> Vec<String> {
     files(root)
