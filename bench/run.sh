@@ -8,6 +8,7 @@
 # the machine and the date.
 #
 #   bench/run.sh [--customers N] [--months M] [--memory-limit SIZE] [--nightly]
+#                [--duckdb-memory-limit SIZE]
 #
 # --nightly times, instead, the nightly run that adds the last drop to the
 # history: the run for the drop before it fills the staging cache, then the
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
         --months) months="$2"; shift 2 ;;
         --memory-limit) memory_limit="$2"; shift 2 ;;
         --nightly) nightly=1; shift ;;
+        --duckdb-memory-limit) export DUCKDB_MEMORY_LIMIT="$2"; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -76,6 +78,16 @@ PY
 fi
 echo "== cvm-etl run ${limit[*]}"
 timev "$bin" run bench/pipeline.yaml --input "$data" --output "$out" --log warn "${limit[@]}" >/dev/null
+python3 - "$out" <<'PY'
+import glob, json, sys
+m = json.load(open(glob.glob(f"{sys.argv[1]}/_runs/as_of=*/2*.json")[0]))
+gib = lambda b: f"{b / 2**30:.2f}"
+print("stages (s, peak RSS GiB / engine GiB):", ", ".join(
+    f"{s['stage']} {s['seconds']:.1f} ({gib(s['memory']['rss_bytes'])}/{gib(s['memory']['engine_bytes'])})"
+    if s.get("memory") else f"{s['stage']} {s['seconds']:.1f}" for s in m["stages"]))
+PY
+# The staging cache is for the next night; this run leaves the disk to DuckDB.
+rm -rf "$out/_cache"
 
 echo "== floor: DataFusion parses the billing CSVs"
 timev "target/$profile/examples/parse_floor" "$data" | tail -1

@@ -579,6 +579,7 @@ fn print_summary(report: &RunReport) {
             c.written
         );
     }
+    print_memory(m);
     if let Some(summary) = &m.summary {
         print_model_summary(summary);
     }
@@ -589,6 +590,27 @@ fn print_summary(report: &RunReport) {
     }
     if let Some(path) = &report.manifest_path {
         println!("run manifest: {path}");
+    }
+}
+
+/// The run's memory high-water mark and the stage that reached it.
+fn print_memory(m: &cvm_etl::manifest::Manifest) {
+    let gib = |bytes: u64| bytes as f64 / f64::from(1 << 30);
+    let Some(peak) = m.peak_rss_bytes else {
+        return;
+    };
+    let highest = m
+        .stages
+        .iter()
+        .filter_map(|s| Some((&s.stage, s.memory?)))
+        .max_by_key(|(_, p)| p.rss_bytes);
+    match highest {
+        Some((stage, p)) => println!(
+            "peak memory: {:.2} GiB; highest in {stage}, {:.2} GiB of it in the engine's pool",
+            gib(peak),
+            gib(p.engine_bytes)
+        ),
+        None => println!("peak memory: {:.2} GiB", gib(peak)),
     }
 }
 

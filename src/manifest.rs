@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::timestamp;
 use crate::error::{Error, Result};
+use crate::memory::{Peak, Watch};
 use crate::quality::SourceCounts;
 use crate::sinks::WrittenPartition;
 use crate::sinks::publish::LeftAlone;
@@ -199,6 +200,11 @@ pub async fn previous_counts(
 pub struct StageTiming {
     pub stage: String,
     pub seconds: f64,
+    /// The highest resident size during the stage, and the engine pool's
+    /// reservations then (docs/scheduling.md, Memory); absent where the
+    /// process's size cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::memory::Peak>,
 }
 
 /// The record of one run.
@@ -227,6 +233,10 @@ pub struct Manifest {
     /// (docs/publishing.md#who-owns-a-partition): not replaced by this run.
     pub left_alone: Vec<LeftAlone>,
     pub stages: Vec<StageTiming>,
+    /// The process's highest resident size when the run ended: the
+    /// kernel's high-water mark or the highest stage's, whichever is
+    /// higher; null where neither can be read.
+    pub peak_rss_bytes: Option<u64>,
     pub warnings: Vec<String>,
     /// Crashed runs of the date this run finished or undid first.
     pub recovered: Vec<crate::sinks::publish::Recovered>,
@@ -264,6 +274,7 @@ impl Manifest {
             outputs: Vec::new(),
             left_alone: Vec::new(),
             stages: Vec::new(),
+            peak_rss_bytes: None,
             warnings: Vec::new(),
             recovered: Vec::new(),
             plans: Vec::new(),
@@ -287,15 +298,23 @@ impl Manifest {
         self.warnings.extend(read.warnings.iter().cloned());
     }
 
-    pub fn stage_done(&mut self, stage: &str, started: Instant) {
-        self.stage_took(stage, started.elapsed());
+    /// Records a stage that began at `started`, with the peak of the
+    /// stretch `watch` saw since its last mark.
+    pub fn stage_done(&mut self, stage: &str, started: Instant, watch: &Watch) {
+        self.stage_took(stage, started.elapsed(), watch.mark());
     }
 
-    pub fn stage_took(&mut self, stage: &str, took: std::time::Duration) {
-        tracing::info!(stage, seconds = took.as_secs_f64(), "stage done");
+    pub fn stage_took(&mut self, stage: &str, took: std::time::Duration, memory: Option<Peak>) {
+        tracing::info!(
+            stage,
+            seconds = took.as_secs_f64(),
+            peak_rss_bytes = memory.map(|m| m.rss_bytes),
+            "stage done"
+        );
         self.stages.push(StageTiming {
             stage: stage.to_owned(),
             seconds: took.as_secs_f64(),
+            memory,
         });
     }
 
@@ -303,6 +322,11 @@ impl Manifest {
     /// point (the next run finishes the publication) from one before it.
     pub fn finish(&mut self, outcome: &Result<()>, committed: bool) {
         self.ended_at = Some(timestamp(Utc::now()));
+        let sampled = self.stages.iter().filter_map(|s| Some(s.memory?.rss_bytes));
+        self.peak_rss_bytes = crate::memory::high_water_mark()
+            .into_iter()
+            .chain(sampled)
+            .max();
         match outcome {
             Ok(()) => self.status = RunStatus::Succeeded,
             Err(e) => {

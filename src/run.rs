@@ -20,7 +20,7 @@ use crate::domain::SourceName;
 use crate::error::{Error, Result};
 use crate::lock::{self, Holder, Lock};
 use crate::manifest::{self, Latest, Manifest, RunStatus};
-use crate::memory::release_free_memory;
+use crate::memory::{Watch, release_free_memory};
 use crate::quality::{self, SourceCounts};
 use crate::report;
 use crate::scratch;
@@ -89,6 +89,7 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
         storage,
         output: &output,
         run_id: &run_id,
+        watch: Watch::off(),
     };
     let mut manifest = Manifest::new(
         &run_id,
@@ -140,6 +141,7 @@ pub async fn run(
         storage,
         output: &output,
         run_id: &run_id,
+        watch: Watch::start(),
     }
     .under_lock(&mut manifest)
     .instrument(span)
@@ -214,6 +216,8 @@ struct Run<'a> {
     storage: &'a Storage,
     output: &'a Location,
     run_id: &'a str,
+    /// How high the process's memory goes in each stage.
+    watch: Watch,
 }
 
 impl Run<'_> {
@@ -326,7 +330,7 @@ impl Run<'_> {
             Ok(written) => manifest.outputs.extend(written),
             Err(e) => return self.failed_after_commit(manifest, e, with_outputs).await,
         }
-        manifest.stage_done("publish", started);
+        manifest.stage_done("publish", started, &self.watch);
         manifest.finish(&outcome, with_outputs);
         manifest.write(self.output).await?;
         crash_point("manifest finished")?;
@@ -371,6 +375,8 @@ impl Run<'_> {
         let calendar = self.calendar(manifest);
         let work_dir = self.work_dir()?;
 
+        // The lock and recovery are not a stage of their own.
+        self.watch.mark();
         let started = Instant::now();
         let cache = if self.pipeline.cache {
             Some(Arc::new(self.cache().await))
@@ -386,11 +392,13 @@ impl Run<'_> {
             }
             manifest.cache = Some(cache.counts());
         }
-        manifest.stage_done("sources", started);
+        manifest.stage_done("sources", started, &self.watch);
         release_free_memory();
 
         let spill = spill_budget(self.pipeline, &reads, work_dir.path());
         let ctx = session(self.storage, self.pipeline.memory_limit, Some(&spill))?;
+        self.watch
+            .engine(Arc::clone(&ctx.runtime_env().memory_pool));
         let model = Model {
             ctx: &ctx,
             calendar: &calendar,
@@ -422,26 +430,27 @@ impl Run<'_> {
             .iter()
             .map(|(s, c)| (s.to_string(), c.clone()))
             .collect();
-        manifest.stage_done("quality", started);
+        manifest.stage_done("quality", started, &self.watch);
         release_free_memory();
 
         let started = Instant::now();
         self.stage_rejected(ctx, calendar, staging).await?;
-        manifest.stage_done("rejected", started);
+        manifest.stage_done("rejected", started, &self.watch);
 
         let rejected_at = format!("{}/rejected/as_of={}", self.output, calendar.as_of);
         quality::gate(&counts, params.max_reject_ratio.0.value(), &rejected_at)?;
         let previous = self.previous_run(calendar.as_of).await?;
         quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.0.value())?;
 
-        for step in transforms::run(ctx, params, calendar, work_dir).await? {
-            manifest.stage_took(&format!("model:{}", step.table), step.took);
+        for step in transforms::run(ctx, params, calendar, work_dir, &self.watch).await? {
+            let stage = format!("model:{}", step.table);
+            manifest.stage_took(&stage, step.took, step.memory);
             manifest.plans.push((step.table, step.plan));
         }
 
         let started = Instant::now();
         sinks::tables::stage_outputs(ctx, staging, calendar).await?;
-        manifest.stage_done("outputs", started);
+        manifest.stage_done("outputs", started, &self.watch);
         manifest.summary = Some(crate::summary::summarize(ctx).await?);
         // Counts and summary on record before the commit point: a run
         // killed after it is still a previous run with known volumes.
@@ -449,7 +458,7 @@ impl Run<'_> {
 
         let started = Instant::now();
         self.stage_report(manifest, staging).await?;
-        manifest.stage_done("report", started);
+        manifest.stage_done("report", started, &self.watch);
         Ok(())
     }
 

@@ -20,6 +20,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use crate::calendar::Calendar;
 use crate::config::Params;
 use crate::error::{Error, Result};
+use crate::memory::{Peak, Watch};
 
 /// The model, in the order it runs: (table, SQL).
 pub const STEPS: &[(&str, &str)] = &[
@@ -65,6 +66,8 @@ pub const STEPS: &[(&str, &str)] = &[
 pub struct StepReport {
     pub table: String,
     pub took: Duration,
+    /// The step's memory peak ([`Watch::mark`]).
+    pub memory: Option<Peak>,
     pub plan: String,
 }
 
@@ -75,6 +78,7 @@ pub async fn run(
     params: &Params,
     calendar: &Calendar,
     work_dir: &Path,
+    watch: &Watch,
 ) -> Result<Vec<StepReport>> {
     for udf in exact::functions() {
         ctx.register_udf(udf);
@@ -104,6 +108,7 @@ pub async fn run(
         steps.push(StepReport {
             table: table.to_string(),
             took: started.elapsed(),
+            memory: watch.mark(),
             plan: DisplayableExecutionPlan::with_metrics(plan.as_ref())
                 .indent(true)
                 .to_string(),
