@@ -8,12 +8,13 @@
 # the machine and the date.
 #
 #   bench/run.sh [--customers N] [--months M] [--memory-limit SIZE] [--nightly]
-#                [--duckdb-memory-limit SIZE]
+#                [--duckdb-memory-limit SIZE] [--no-duckdb]
 #
 # --nightly times, instead, the nightly run that adds the last drop to the
 # history: the run for the drop before it fills the staging cache, then the
 # run for the last drop is timed with the cache, and (on another output,
-# after the same first run) without it.
+# after the same first run) without it. --no-duckdb leaves out DuckDB's
+# floor and anchor (to time cvm-etl alone at another memory limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +22,14 @@ customers=100000
 months=14
 memory_limit=""
 nightly=""
+duckdb=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --customers) customers="$2"; shift 2 ;;
         --months) months="$2"; shift 2 ;;
         --memory-limit) memory_limit="$2"; shift 2 ;;
         --nightly) nightly=1; shift ;;
+        --no-duckdb) duckdb=""; shift ;;
         --duckdb-memory-limit) export DUCKDB_MEMORY_LIMIT="$2"; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -92,7 +95,7 @@ rm -rf "$out/_cache"
 echo "== floor: DataFusion parses the billing CSVs"
 timev "target/$profile/examples/parse_floor" "$data" | tail -1
 
-if python3 -c "import duckdb" 2>/dev/null; then
+if [ -n "$duckdb" ] && python3 -c "import duckdb" 2>/dev/null; then
     echo "== floor: DuckDB parses the billing CSVs"
     timev python3 - "$data" <<'PY'
 import sys, duckdb
@@ -103,7 +106,7 @@ print(f"{n} billing lines")
 PY
 fi
 
-if python3 -c "import duckdb" 2>/dev/null; then
+if [ -n "$duckdb" ] && python3 -c "import duckdb" 2>/dev/null; then
     theirs="bench/out/duckdb-c${customers}"
     rm -rf "$theirs"
     echo "== anchor: DuckDB runs bench/duckdb/cvm.sql on the same files"
