@@ -204,7 +204,7 @@ pub struct StageTiming {
     /// reservations then (docs/scheduling.md, Memory); absent where the
     /// process's size cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory: Option<crate::memory::Peak>,
+    pub memory: Option<Peak>,
 }
 
 /// The record of one run.
