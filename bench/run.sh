@@ -23,6 +23,7 @@ months=14
 memory_limit=""
 nightly=""
 duckdb=1
+python3 -c "import duckdb" 2>/dev/null || duckdb=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --customers) customers="$2"; shift 2 ;;
@@ -44,6 +45,19 @@ bin="target/$profile/cvm-etl"
 data="bench/data/c${customers}-m${months}"
 out="bench/out/c${customers}"
 timev() { /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"; }
+# The stages of the run for AS_OF in OUTPUT's manifests: seconds, and each
+# stage's peak RSS / the engine's share of it in GiB; the cache's counts.
+stages() {
+    python3 - "$1" "$2" <<'PY'
+import glob, json, sys
+m = json.load(open(glob.glob(f"{sys.argv[1]}/_runs/as_of={sys.argv[2]}/2*.json")[0]))
+gib = lambda b: f"{b / 2**30:.2f}"
+print("stages (s, peak RSS GiB / engine GiB):", ", ".join(
+    f"{s['stage']} {s['seconds']:.1f} ({gib(s['memory']['rss_bytes'])}/{gib(s['memory']['engine_bytes'])})"
+    if s.get("memory") else f"{s['stage']} {s['seconds']:.1f}" for s in m["stages"]))
+print("cache:", m.get("cache"))
+PY
+}
 
 if [ ! -d "$data" ]; then
     echo "== generating $customers customers x $months months into $data"
@@ -69,33 +83,20 @@ if [ -n "$nightly" ]; then
         echo "== nightly, cache $cache: ${drops[0]} run, then ${drops[1]} timed"
         timev "$bin" run bench/pipeline.yaml --input "$data" --output "$nightly_out" --log warn \
             --as-of "${drops[1]}" "${flags[@]}" >/dev/null
-        python3 - "$nightly_out" "${drops[1]}" <<'PY'
-import glob, json, sys
-runs = [json.load(open(p)) for p in glob.glob(f"{sys.argv[1]}/_runs/as_of={sys.argv[2]}/2*.json")]
-m = runs[0]
-print("stages:", ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in m["stages"]))
-print("cache:", m.get("cache"))
-PY
+        stages "$nightly_out" "${drops[1]}"
     done
     exit 0
 fi
 echo "== cvm-etl run ${limit[*]}"
 timev "$bin" run bench/pipeline.yaml --input "$data" --output "$out" --log warn "${limit[@]}" >/dev/null
-python3 - "$out" <<'PY'
-import glob, json, sys
-m = json.load(open(glob.glob(f"{sys.argv[1]}/_runs/as_of=*/2*.json")[0]))
-gib = lambda b: f"{b / 2**30:.2f}"
-print("stages (s, peak RSS GiB / engine GiB):", ", ".join(
-    f"{s['stage']} {s['seconds']:.1f} ({gib(s['memory']['rss_bytes'])}/{gib(s['memory']['engine_bytes'])})"
-    if s.get("memory") else f"{s['stage']} {s['seconds']:.1f}" for s in m["stages"]))
-PY
+stages "$out" "*"
 # The staging cache is for the next night; this run leaves the disk to DuckDB.
 rm -rf "$out/_cache"
 
 echo "== floor: DataFusion parses the billing CSVs"
 timev "target/$profile/examples/parse_floor" "$data" | tail -1
 
-if [ -n "$duckdb" ] && python3 -c "import duckdb" 2>/dev/null; then
+if [ -n "$duckdb" ]; then
     echo "== floor: DuckDB parses the billing CSVs"
     timev python3 - "$data" <<'PY'
 import sys, duckdb
@@ -106,7 +107,7 @@ print(f"{n} billing lines")
 PY
 fi
 
-if [ -n "$duckdb" ] && python3 -c "import duckdb" 2>/dev/null; then
+if [ -n "$duckdb" ]; then
     theirs="bench/out/duckdb-c${customers}"
     rm -rf "$theirs"
     echo "== anchor: DuckDB runs bench/duckdb/cvm.sql on the same files"
