@@ -4,9 +4,11 @@
 -- (32_customer_rank.sql).
 -- A cut-off value_rank ≤ CEIL(share × n) is written value_rank − 1 < share × n,
 -- which compares an integer with an exact decimal product.
--- Class sizes come from a grouped count, not COUNT(*) OVER (PARTITION BY):
--- an unbounded window holds the whole table as one batch, which a memory
--- limit cannot spill.
+-- The size of class B (for b_rising) is a one-row count, cross-joined: not
+-- COUNT(*) OVER (PARTITION BY), whose unbounded window holds the whole table
+-- as one batch, and not a join on a grouped count, which the engine builds
+-- on the customers' side (a hash table of every customer, which cannot
+-- spill).
 WITH classed AS (
     SELECT
         *,
@@ -29,15 +31,15 @@ WITH classed AS (
         profit_w > 0 AND value_rank - 1 < $mvc_share * n AS is_mvc
     FROM customer_rank
 ),
-class_sizes AS (
-    SELECT abc_class, COUNT(*) AS class_size FROM classed GROUP BY abc_class
+class_b AS (
+    SELECT COUNT(*) AS b_size FROM classed WHERE abc_class = 'B'
 ),
 placed AS (
     SELECT
         c.*,
         -- The place in the customer's class by value_rank (for b_rising).
         ROW_NUMBER() OVER (PARTITION BY c.abc_class ORDER BY c.value_rank) AS class_rank,
-        z.class_size,
+        z.b_size,
         -- The place among the customers neither BZ nor MVC with uplift > 0,
         -- by uplift desc, customer_id asc (for MGC).
         ROW_NUMBER() OVER (
@@ -45,7 +47,7 @@ placed AS (
             ORDER BY c.uplift_points DESC, c.customer_id ASC
         ) AS growable_rank
     FROM classed AS c
-    JOIN class_sizes AS z ON z.abc_class = c.abc_class
+    CROSS JOIN class_b AS z
 )
 SELECT
     customer_id,
@@ -69,7 +71,7 @@ SELECT
     uplift_points,
     abc_class,
     -- b_rising: the first CEIL(b_rising_share × n_B) of B by value_rank.
-    abc_class = 'B' AND class_rank - 1 < $b_rising_share * class_size AS b_rising,
+    abc_class = 'B' AND class_rank - 1 < $b_rising_share * b_size AS b_rising,
     -- The pyramid: the first rule that holds.
     CASE
         WHEN is_bz THEN 'BZ'
