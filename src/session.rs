@@ -99,12 +99,12 @@ pub fn explain_spill_limit(error: Error, spill: &Spill) -> Error {
 
 /// The query engine's share of a memory limit. The limit is for the whole
 /// process: a quarter is left for what the engine's pool does not track
-/// (a sort's sorted copies, Parquet readers' and writers' buffers, the
-/// allocator's slack). That quarter is not always enough: at ten million
-/// customers under 4 GiB the untracked part reached 0.85 times the pool's
-/// reservations (customer_class, bench/RESULTS.md). Half the limit is not
-/// a fix: a hash join's build side of ten million customers, which cannot
-/// spill, then no longer fits beside the sorts.
+/// (a sort's sorted copies, a hash join's build side while it is
+/// concatenated, Parquet readers' and writers' buffers, the allocator's
+/// slack). At ten million customers under 4 GiB the highest stage, a join
+/// of every customer, peaks at 1.8 GiB in the pool and 3.2 GiB in all
+/// (bench/RESULTS.md). Half the limit is not a fix: such a build side,
+/// which cannot spill, then no longer fits beside the sorts.
 fn engine_pool(limit: u64) -> usize {
     usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
 }
