@@ -102,7 +102,7 @@ pub fn explain_spill_limit(error: Error, spill: &Spill) -> Error {
 /// (a sort's sorted copies, a hash join's build side while it is
 /// concatenated, Parquet readers' and writers' buffers, the allocator's
 /// slack). At ten million customers under 4 GiB the highest stage, a join
-/// of every customer, peaks at 1.8 GiB in the pool and 3.2 GiB in all
+/// of every customer, peaks at 1.8 GiB in the pool and 3.3 GiB in all
 /// (bench/RESULTS.md). Half the limit is not a fix: such a build side,
 /// which cannot spill, then no longer fits beside the sorts.
 fn engine_pool(limit: u64) -> usize {

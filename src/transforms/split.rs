@@ -101,8 +101,7 @@ async fn write_partition(
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         for (value, rows) in rows_by_value(&batch, column)? {
-            let rows = take_record_batch(&batch, &rows)?;
-            let mut rows = rows;
+            let mut rows = take_record_batch(&batch, &rows)?;
             rows.remove_column(column);
             let writer = match writers.get_mut(&value) {
                 Some(writer) => writer,
