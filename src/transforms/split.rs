@@ -8,6 +8,7 @@
 //! every partition of the plan is split on its own task, a batch at a time.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -103,11 +104,11 @@ async fn write_partition(
         for (value, rows) in rows_by_value(&batch, column)? {
             let mut rows = take_record_batch(&batch, &rows)?;
             rows.remove_column(column);
-            let writer = match writers.get_mut(&value) {
-                Some(writer) => writer,
-                None => {
-                    let writer = open(&dir, &split, &value, partition).await?;
-                    writers.entry(value).or_insert(writer)
+            let writer = match writers.entry(value) {
+                Entry::Occupied(open_writer) => open_writer.into_mut(),
+                Entry::Vacant(slot) => {
+                    let writer = open(&dir, &split, slot.key(), partition).await?;
+                    slot.insert(writer)
                 }
             };
             writer.write(&rows).await?;
