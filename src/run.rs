@@ -25,7 +25,7 @@ use crate::quality::{self, SourceCounts};
 use crate::report;
 use crate::scratch;
 use crate::session::{Spill, explain_spill_limit, session};
-use crate::sinks::publish::{self, Recovered, Staging};
+use crate::sinks::publish::{self, Recovered, Rows, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::cache::Cache;
 use crate::sources::{self, SourceRead};
@@ -588,7 +588,11 @@ impl Run<'_> {
                 partition::segment("as_of", &calendar.as_of.to_string()),
                 partition::segment("source", source.name())
             );
-            parts.push(("rejected".to_owned(), partition, df));
+            parts.push(Rows::Partition {
+                table: "rejected".to_owned(),
+                partition,
+                df,
+            });
         }
         staging.stage_all(parts).await
     }

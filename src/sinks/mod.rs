@@ -1,6 +1,7 @@
 //! Sinks: tables written as Hive-partitioned Parquet under the output
 //! location, staged and published by the protocol of `publish`.
 
+pub mod fanout;
 mod parquet;
 pub mod partition;
 pub mod publish;

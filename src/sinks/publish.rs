@@ -38,6 +38,7 @@ use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::WrittenPartition;
+use super::fanout::{Target, write_fanned};
 use super::parquet::{WrittenFile, write_dataframe};
 use crate::crashpoint::crash_point;
 use crate::error::{Error, Result};
@@ -108,6 +109,64 @@ pub struct Success {
     pub files: Vec<WrittenFile>,
 }
 
+/// The rows of staged partitions of a table.
+pub enum Rows {
+    /// One partition, its own DataFrame.
+    Partition {
+        table: String,
+        partition: String,
+        df: DataFrame,
+    },
+    /// Several partitions read at once ([`fanout`](super::fanout)): the
+    /// rows of `df` by the value of `column`, as (value, partition).
+    Fanned {
+        table: String,
+        df: DataFrame,
+        column: String,
+        partitions: Vec<(String, String)>,
+    },
+}
+
+/// Writes `rows` into the staging `folder`: the partitions staged.
+async fn stage_rows(rows: Rows, output: &Location, folder: &str) -> Result<Vec<StagedPartition>> {
+    let staged = |table: &str, partition: &str, file: WrittenFile| StagedPartition {
+        table: table.to_owned(),
+        partition: partition.to_owned(),
+        rows: file.rows,
+        file: data_file(),
+    };
+    match rows {
+        Rows::Partition {
+            table,
+            partition,
+            df,
+        } => {
+            let relative = format!("{folder}/{table}/{partition}/{DATA_FILE}");
+            let file = write_dataframe(df, output, &relative).await?;
+            Ok(vec![staged(&table, &partition, file)])
+        }
+        Rows::Fanned {
+            table,
+            df,
+            column,
+            partitions,
+        } => {
+            let targets: Vec<Target> = partitions
+                .iter()
+                .map(|(value, partition)| Target {
+                    value: value.clone(),
+                    relative: format!("{folder}/{table}/{partition}/{DATA_FILE}"),
+                })
+                .collect();
+            let files = write_fanned(df, &column, output, &targets).await?;
+            let parts = partitions.iter().zip(files);
+            Ok(parts
+                .map(|((_, p), file)| staged(&table, p, file))
+                .collect())
+        }
+    }
+}
+
 /// `_staging/as_of=D/<run_id>`.
 fn staging_folder(as_of: &str, run_id: &str) -> String {
     format!("{STAGING}/as_of={as_of}/{run_id}")
@@ -144,27 +203,19 @@ impl Staging {
     /// Writes partitions into the staging folder, a few at once (one
     /// Parquet writer encodes and compresses on one core). They count as
     /// staged only when all of them are.
-    pub async fn stage_all(&mut self, parts: Vec<(String, String, DataFrame)>) -> Result<()> {
+    pub async fn stage_all(&mut self, parts: Vec<Rows>) -> Result<()> {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (output, folder) = (&self.output, &self.folder());
         let mut written = futures::stream::iter(parts)
-            .map(|(table, partition, df)| async move {
-                let relative = format!("{folder}/{table}/{partition}/{DATA_FILE}");
-                let file: WrittenFile = write_dataframe(df, output, &relative).await?;
-                Ok::<_, Error>(StagedPartition {
-                    table,
-                    partition,
-                    rows: file.rows,
-                    file: data_file(),
-                })
-            })
+            .map(|rows| stage_rows(rows, output, folder))
             .buffered(parallel);
         let mut staged = Vec::new();
-        while let Some(part) = written.next().await {
-            let part = part?;
-            crash_point(&format!("staged {}/{}", part.table, part.partition))?;
-            crate::progress::advance(0, part.rows);
-            staged.push(part);
+        while let Some(parts) = written.next().await {
+            for part in parts? {
+                crash_point(&format!("staged {}/{}", part.table, part.partition))?;
+                crate::progress::advance(0, part.rows);
+                staged.push(part);
+            }
         }
         self.staged.extend(staged);
         Ok(())

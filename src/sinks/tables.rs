@@ -7,7 +7,7 @@ use datafusion::prelude::{SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
 
 use super::partition;
-use super::publish::Staging;
+use super::publish::{Rows, Staging};
 use crate::calendar::Calendar;
 use crate::calendar::date32;
 use crate::domain::Tier;
@@ -62,10 +62,18 @@ impl Output {
     }
 }
 
-/// One partition of a table: its path and the filter that selects its rows.
+/// One partition of a table: its path and the value of the column that
+/// selects its rows.
 struct Slice {
     path: String,
-    filter: Option<(&'static str, ScalarValue)>,
+    filter: Option<Filter>,
+}
+
+struct Filter {
+    column: &'static str,
+    value: ScalarValue,
+    /// The value as text, as the fan-out names it (a date as `2026-10-01`).
+    text: String,
 }
 
 fn slices(by: PartitionBy, calendar: &Calendar) -> Vec<Slice> {
@@ -76,7 +84,11 @@ fn slices(by: PartitionBy, calendar: &Calendar) -> Vec<Slice> {
             .into_iter()
             .map(|m: NaiveDate| Slice {
                 path: partition::segment("month", &m.format("%Y-%m").to_string()),
-                filter: Some(("month", ScalarValue::Date32(Some(date32(m))))),
+                filter: Some(Filter {
+                    column: "month",
+                    value: ScalarValue::Date32(Some(date32(m))),
+                    text: m.to_string(),
+                }),
             })
             .collect(),
         PartitionBy::AsOf => vec![Slice {
@@ -87,42 +99,72 @@ fn slices(by: PartitionBy, calendar: &Calendar) -> Vec<Slice> {
             .iter()
             .map(|t| Slice {
                 path: format!("{as_of}/{}", partition::segment("pyramid_tier", t.name())),
-                filter: Some(("pyramid_tier", ScalarValue::Utf8(Some(t.name().to_owned())))),
+                filter: Some(Filter {
+                    column: "pyramid_tier",
+                    value: ScalarValue::Utf8(Some(t.name().to_owned())),
+                    text: t.name().to_owned(),
+                }),
             })
             .collect(),
     }
 }
 
-/// Stages every partition of every output table of the run.
+/// Stages every partition of every output table of the run. A table cut
+/// into several partitions is read once and fanned out to them; the small
+/// tables written in order are filtered and sorted a partition at a time.
 pub async fn stage_outputs(
     ctx: &SessionContext,
     staging: &mut Staging,
     calendar: &Calendar,
 ) -> Result<()> {
     let mut parts = Vec::new();
+    let mut partitions = 0;
     for &Output { table, by, order } in OUTPUTS {
         let df = ctx.table(table).await?;
-        let columns: Vec<String> = df
+        let names: Vec<String> = df
             .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .filter(|name| !name.starts_with('_') && !is_partition_column(by, name))
             .collect();
-        for slice in slices(by, calendar) {
+        let columns: Vec<&str> = names.iter().map(String::as_str).collect();
+        let slices = slices(by, calendar);
+        partitions += slices.len();
+        let fanned_by = slices
+            .first()
+            .and_then(|s| s.filter.as_ref())
+            .map(|f| f.column);
+        if let (Some(column), true) = (fanned_by, order.is_empty()) {
+            let mut read = columns.clone();
+            read.push(column);
+            parts.push(Rows::Fanned {
+                table: table.to_owned(),
+                df: df.select_columns(&read)?,
+                column: column.to_owned(),
+                partitions: slices
+                    .into_iter()
+                    .filter_map(|s| Some((s.filter?.text, s.path)))
+                    .collect(),
+            });
+            continue;
+        }
+        for slice in slices {
             let mut part = df.clone();
-            if let Some((column, value)) = slice.filter {
+            if let Some(Filter { column, value, .. }) = slice.filter {
                 part = part.filter(col(column).eq(lit(value)))?;
             }
             if !order.is_empty() {
                 part = part.sort(order.iter().map(|c| col(*c).sort(true, true)).collect())?;
             }
-            let part =
-                part.select_columns(&columns.iter().map(String::as_str).collect::<Vec<_>>())?;
-            parts.push((table.to_string(), slice.path, part));
+            parts.push(Rows::Partition {
+                table: table.to_owned(),
+                partition: slice.path,
+                df: part.select_columns(&columns)?,
+            });
         }
     }
-    crate::progress::start("writing outputs", parts.len() as u64, 0);
+    crate::progress::start("writing outputs", partitions as u64, 0);
     let staged = staging.stage_all(parts).await;
     crate::progress::finish();
     staged

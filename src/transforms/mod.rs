@@ -3,14 +3,11 @@
 //! Each file computes one table named after it (`34_customer_class.sql` →
 //! `customer_class`). A table is computed once and kept as scratch Parquet
 //! (one file per partition of the plan, written in parallel), so the later
-//! steps and the sinks read it instead of recomputing it. The tables whose
-//! outputs are cut by a column are kept in one folder per value of it
-//! ([`SPLIT`], [`split`]).
+//! steps and the sinks read it instead of recomputing it.
 
 pub mod exact;
 pub mod params;
 pub mod rational;
-pub mod split;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,14 +60,6 @@ pub const STEPS: &[(&str, &str)] = &[
         include_str!("../../sql/model/80_retention_savings.sql"),
     ),
 ];
-
-/// The tables kept in one folder per value of a column: the column their
-/// output partitions are cut by (docs/outputs.md). Not customer_month by
-/// month: customer_totals sums each customer's months, and with a month in
-/// each folder no partial sum finds two months of one customer together
-/// (at ten million customers, customer_totals took 56 s more and writing
-/// customer_month 20 s more, for 54 s saved in the outputs).
-pub const SPLIT: &[(&str, &str)] = &[("customer_value", "pyramid_tier")];
 
 /// One step as it ran: its table, how long it took, and its physical plan
 /// with the metrics of the run (rows, time, spills per operator).
@@ -132,13 +121,9 @@ async fn write_table(
     plan: Arc<dyn ExecutionPlan>,
     path: &str,
 ) -> Result<()> {
-    let by = SPLIT.iter().find(|(t, _)| *t == table).map(|(_, c)| *c);
-    let Some(column) = by else {
-        let props = crate::scratch::writer_properties(&plan.schema());
-        ctx.write_parquet(plan, path, Some(props)).await?;
-        ctx.register_parquet(table, path, ParquetReadOptions::default())
-            .await?;
-        return Ok(());
-    };
-    split::write_and_register(ctx, table, plan, path, column).await
+    let props = crate::scratch::writer_properties(&plan.schema());
+    ctx.write_parquet(plan, path, Some(props)).await?;
+    ctx.register_parquet(table, path, ParquetReadOptions::default())
+        .await?;
+    Ok(())
 }
