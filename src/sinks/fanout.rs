@@ -179,7 +179,6 @@ fn rows_by_value(batch: &RecordBatch, column: usize) -> Result<Vec<(String, UInt
 mod tests {
     use super::*;
     use datafusion::prelude::SessionContext;
-    use object_store::ObjectStoreExt;
     use object_store::memory::InMemory;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
