@@ -12,8 +12,8 @@
 //! Every writer runs on its own task, so encoding and compressing still use
 //! every core, and each writes its file even when no row comes (empty
 //! partitions are written). A row whose value has no partition is an
-//! error, never a drop. The writers' buffers are reserved in the engine's
-//! pool, as the model's split writers' are.
+//! error, never a drop. The writers hold their row groups until they
+//! fill: the engine's pool counts them, so that they are inside the limit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
