@@ -2,23 +2,21 @@
 -- rows sharing a key, the one from the latest (dt, path, line) is kept (a row
 -- without dt sorts first, so NULLS LAST in descending order); the others are
 -- rejected, each naming the row that was kept. Only keys that occur twice are
--- ranked. They are found by a 64-bit hash of the key first (key_hash: a
--- group-by on one integer, not on text); a hash shared by two different keys
--- only adds rows to rank, since the window partitions by the key itself. The
--- doubled hashes are the build side of the join, so the staged rows only
--- stream past them. A staged row names its file by _file_id; files_costs
--- holds the paths.
-WITH doubled AS (
-    SELECT key_hash(cost_id) AS _hash FROM staged_costs GROUP BY 1 HAVING COUNT(*) > 1
-),
-ranked AS (
+-- ranked. They are found by a 64-bit hash of the key first: each staged row
+-- carries its hash (_key_hash), and doubled_costs holds the hashes that occur
+-- more than once, found by merging each file's sorted hashes. A hash shared
+-- by two different keys only adds rows to rank, since the window partitions
+-- by the key itself. The doubled hashes are the build side of the join, so
+-- the staged rows only stream past them. A staged row names its file by
+-- _file_id; files_costs holds the paths.
+WITH ranked AS (
     SELECT
         s.cost_id, s._file_id, s._line,
         ROW_NUMBER() OVER latest AS _rank,
         FIRST_VALUE(f._file) OVER latest AS _kept_file,
         FIRST_VALUE(s._line) OVER latest AS _kept_line
-    FROM doubled AS k
-    JOIN staged_costs AS s ON key_hash(s.cost_id) = k._hash
+    FROM doubled_costs AS k
+    JOIN staged_costs AS s ON s._key_hash = k._key_hash
     JOIN files_costs AS f ON f._file_id = s._file_id
     WINDOW latest AS (PARTITION BY s.cost_id ORDER BY s._dt DESC NULLS LAST, f._file DESC, s._line DESC)
 )

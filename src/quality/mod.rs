@@ -3,7 +3,7 @@
 //! transforms read, the reconciliation rows_read = accepted + rejected, and
 //! the gates (docs/inputs.md#the-gates).
 
-mod key_hash;
+mod doubled;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -66,7 +66,6 @@ pub async fn accept(
     calendar: &Calendar,
     work_dir: &FsPath,
 ) -> Result<BTreeMap<SourceName, SourceCounts>> {
-    ctx.register_udf(key_hash::function());
     let mut counts = BTreeMap::new();
     for read in reads {
         counts.insert(
@@ -91,13 +90,13 @@ async fn accept_source(
         .table_partition_cols(vec![(spec::FILE_ID.to_owned(), DataType::Int32)]);
     ctx.register_parquet(
         format!("staged_{source}"),
-        &folder_url(&read.staged)?,
+        &folder_url(&read.folders.staged)?,
         staged_options,
     )
     .await?;
     ctx.register_parquet(
         format!("row_rejected_{source}"),
-        path_str(&read.rejected)?,
+        path_str(&read.folders.rejected)?,
         ParquetReadOptions::default(),
     )
     .await?;
@@ -106,6 +105,14 @@ async fn accept_source(
         vec![vec![sources::files_batch(read)?]],
     )?;
     ctx.register_table(format!("files_{source}"), Arc::new(files))?;
+    let doubled = work_dir.join(format!("doubled_{source}.parquet"));
+    doubled::write_doubled(ctx, &read.folders.keys, &doubled).await?;
+    ctx.register_parquet(
+        format!("doubled_{source}"),
+        path_str(&doubled)?,
+        ParquetReadOptions::default(),
+    )
+    .await?;
     // Materialized, not a CTE: the later checks read the duplicates twice,
     // and a small table with exact statistics is what the planner holds in
     // memory for the joins.
@@ -464,14 +471,14 @@ mod tests {
 
 #[cfg(test)]
 mod duplicate_tests {
-    use datafusion::arrow::array::{Date32Array, Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::array::{Date32Array, Int32Array, Int64Array, StringArray, UInt64Array};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::arrow::record_batch::RecordBatch;
-    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 
     use super::*;
 
-    /// Billing rows (invoice_id, line_no, _line) of one file, no dt.
+    /// Billing rows (invoice_id, line_no, _line) of one file, no dt, all
+    /// with the same key hash.
     fn staged(rows: &[(&str, i64, i64)]) -> RecordBatch {
         let schema = Schema::new(vec![
             Field::new("invoice_id", DataType::Utf8, false),
@@ -479,6 +486,7 @@ mod duplicate_tests {
             Field::new("_dt", DataType::Date32, true),
             Field::new("_file_id", DataType::Int32, false),
             Field::new("_line", DataType::Int64, false),
+            Field::new(spec::KEY_HASH, DataType::UInt64, false),
         ]);
         let ids: StringArray = rows.iter().map(|r| Some(r.0)).collect();
         let line_nos: Int64Array = rows.iter().map(|r| r.1).collect();
@@ -491,6 +499,7 @@ mod duplicate_tests {
                 Arc::new(Date32Array::new_null(rows.len())),
                 Arc::new(Int32Array::from_value(0, rows.len())),
                 Arc::new(lines),
+                Arc::new(UInt64Array::from_value(7, rows.len())),
             ],
         )
         .unwrap()
@@ -500,18 +509,17 @@ mod duplicate_tests {
     async fn keys_that_only_share_a_hash_are_not_duplicates() {
         let ctx = SessionContext::new();
         // Every key collides: only the exact step can tell them apart.
-        let constant =
-            Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::UInt64(Some(7)))));
-        ctx.register_udf(create_udf(
-            "key_hash",
-            vec![DataType::Utf8, DataType::Int64],
-            DataType::UInt64,
-            Volatility::Immutable,
-            constant,
-        ));
         let rows = staged(&[("I1", 1, 2), ("I1", 2, 3), ("I2", 1, 4), ("I1", 1, 5)]);
         let table = MemTable::try_new(rows.schema(), vec![vec![rows]]).unwrap();
         ctx.register_table("staged_billing", Arc::new(table))
+            .unwrap();
+        let doubled = RecordBatch::try_new(
+            spec::keys_schema(),
+            vec![Arc::new(UInt64Array::from(vec![7]))],
+        )
+        .unwrap();
+        let doubled = MemTable::try_new(spec::keys_schema(), vec![vec![doubled]]).unwrap();
+        ctx.register_table("doubled_billing", Arc::new(doubled))
             .unwrap();
         let files = RecordBatch::try_new(
             spec::files_schema(),

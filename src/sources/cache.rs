@@ -10,6 +10,7 @@
 //!     entry.json                    the key in full, what the checks found, the parts' names
 //!     <run_id>.staged.parquet       the rows that passed (spec::staged_file_schema)
 //!     <run_id>.rejected.parquet     the rows that failed (spec::rejected_schema)
+//!     <run_id>.keys.parquet         the passed rows' key hashes, sorted (spec::keys_schema)
 //! ```
 //!
 //! The key is what the row checks of a file depend on ([`Key`]): the file
@@ -26,7 +27,7 @@
 //!        └─ none, or anything else ──► Miss: read and check the file
 //!              └─ the run is for the newest date, and the GET (or, for Parquet,
 //!                 a HEAD after) saw the listed size and ETag
-//!                   ──► put staged part ──► put rejected part ──► put entry.json ──► Written
+//!                   ──► put staged, rejected, keys parts ──► put entry.json ──► Written
 //! ```
 //!
 //! entry.json goes last, and each put is atomic, so an entry names parts
@@ -72,6 +73,7 @@ const RULE_FILES: &[(&str, &[u8])] = &[
     ("sources/decode.rs", include_bytes!("decode.rs")),
     ("sources/fuzzing.rs", include_bytes!("fuzzing.rs")),
     ("sources/header.rs", include_bytes!("header.rs")),
+    ("sources/key_hash.rs", include_bytes!("key_hash.rs")),
     ("sources/listing.rs", include_bytes!("listing.rs")),
     ("sources/mod.rs", include_bytes!("mod.rs")),
     ("sources/ndjson.rs", include_bytes!("ndjson.rs")),
@@ -220,6 +222,7 @@ struct Entry {
     empty: bool,
     staged: Part,
     rejected: Part,
+    keys: Part,
     run_id: String,
 }
 
@@ -242,7 +245,10 @@ impl Entry {
     /// its reconciliation).
     fn adds_up(&self) -> Result<()> {
         let reasons: u64 = self.rejected_by_reason.values().sum();
-        if self.records != self.staged.rows + self.rejected.rows || reasons != self.rejected.rows {
+        if self.records != self.staged.rows + self.rejected.rows
+            || reasons != self.rejected.rows
+            || self.keys.rows != self.staged.rows
+        {
             return Err(Error::internal(format!(
                 "{ENTRY}: {} records, but {} staged and {} rejected rows ({reasons} by reason)",
                 self.records, self.staged.rows, self.rejected.rows
@@ -311,7 +317,12 @@ impl Cache {
     fn keep_live(&self, key: &Key, entry: &Entry) {
         let folder = key.folder();
         if let Ok(mut live) = self.live.lock() {
-            for name in [ENTRY, &entry.staged.name, &entry.rejected.name] {
+            for name in [
+                ENTRY,
+                &entry.staged.name,
+                &entry.rejected.name,
+                &entry.keys.name,
+            ] {
                 live.insert(format!("{folder}/{name}"));
             }
         }
@@ -357,6 +368,7 @@ impl Cache {
         entry.adds_up()?;
         fetch(folder, &entry.staged, &parts.staged).await?;
         fetch(folder, &entry.rejected, &parts.rejected).await?;
+        fetch(folder, &entry.keys, &parts.keys).await?;
         let hit = Hit {
             found: FileFound {
                 records: entry.records,
@@ -418,11 +430,13 @@ impl Cache {
             empty: found.empty,
             staged: Part::of(&parts.staged, format!("{run}.staged.parquet"))?,
             rejected: Part::of(&parts.rejected, format!("{run}.rejected.parquet"))?,
+            keys: Part::of(&parts.keys, format!("{run}.keys.parquet"))?,
             run_id: run.clone(),
             key,
         };
         put(folder, &parts.staged, &entry.staged.name).await?;
         put(folder, &parts.rejected, &entry.rejected.name).await?;
+        put(folder, &parts.keys, &entry.keys.name).await?;
         folder.write_json(ENTRY, &entry).await?;
         self.keep_live(&entry.key, &entry);
         Ok(true)
@@ -560,7 +574,8 @@ mod tests {
             extra_columns: BTreeSet::new(),
             empty: false,
             staged: part.clone(),
-            rejected: part,
+            rejected: part.clone(),
+            keys: part,
             run_id: String::new(),
         }
     }

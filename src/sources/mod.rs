@@ -10,6 +10,7 @@ mod decode;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;
+mod key_hash;
 pub mod listing;
 mod ndjson;
 mod object_reader;
@@ -22,7 +23,7 @@ mod validate;
 pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -40,6 +41,7 @@ use crate::progress;
 use crate::storage::Location;
 use cache::{Cache, Key};
 use record::RecordSink;
+pub use stage_sink::Folders;
 use stage_sink::{Checked, Parts, StageSink};
 use validate::{CheckContext, Checker};
 
@@ -58,11 +60,9 @@ pub struct SourceRead {
     /// Rows rejected by the row checks, by reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
-    /// Local Parquet folder of the rows that passed the row checks, a
-    /// part a file in `_file_id=<i>/` (see [`spec::staged_file_schema`]).
-    pub staged: PathBuf,
-    /// Local Parquet folder of the rows that failed them (the `rejected` columns).
-    pub rejected: PathBuf,
+    /// The local Parquet folders of the rows that passed the row checks,
+    /// of those that failed them, and of the passed rows' sorted key hashes.
+    pub folders: Folders,
 }
 
 /// Lists, selects and reads one source for the run date, taking what it
@@ -89,16 +89,13 @@ pub async fn read_source(
         rows_read: 0,
         rejected_by_reason: BTreeMap::new(),
         warnings: selection.warnings,
-        staged: work_dir.join(format!("staged_{source}")),
-        rejected: work_dir.join(format!("rejected_{source}")),
+        folders: Folders::create(work_dir, source)?,
     };
     if !selection.exists && source != SourceName::Customers {
         read.warnings
             .push(format!("{source}: nothing at {location}; reading no rows"));
     }
-    std::fs::create_dir_all(&read.staged)?;
-    std::fs::create_dir_all(&read.rejected)?;
-    stage_sink::write_empty_rejected(&read.rejected)?;
+    stage_sink::write_empty_rejected(&read.folders.rejected)?;
     let mut extra = BTreeSet::new();
     // Files are read in parallel, one task and one pair of staging parts
     // each; two tasks a core, since a task now and then waits for its next
@@ -116,8 +113,7 @@ pub async fn read_source(
             max_record_bytes,
             currency: params.currency.clone(),
             as_of: calendar.as_of,
-            staged: read.staged.clone(),
-            rejected: read.rejected.clone(),
+            folders: read.folders.clone(),
             file_id: i as i32,
             cache: cache.clone(),
         })
@@ -213,8 +209,7 @@ struct FileTask {
     max_record_bytes: usize,
     currency: String,
     as_of: chrono::NaiveDate,
-    staged: PathBuf,
-    rejected: PathBuf,
+    folders: Folders,
     file_id: i32,
     cache: Option<Arc<Cache>>,
 }
@@ -223,7 +218,7 @@ impl FileTask {
     /// Stages the file into its parts: from the cache when it has the
     /// file, else by reading and checking it (and then keeping the result).
     async fn run(self) -> Result<(InputFile, FileFound, Checked)> {
-        let parts = Parts::of(&self.staged, &self.rejected, self.file_id)?;
+        let parts = Parts::of(&self.folders, self.file_id)?;
         let cached = self.cache.as_ref().zip(Key::of(&self));
         if let Some((cache, key)) = &cached
             && let Some(hit) = cache.restore(key, &parts).await

@@ -114,7 +114,7 @@ mod tests {
     use super::*;
     use crate::config::SourceSettings;
     use crate::domain::SourceName;
-    use crate::sources::Format;
+    use crate::sources::{Folders, Format};
     use crate::storage::{Location, Storage};
 
     const BILLING: &str = "invoice_id,line_no,customer_id,invoice_date,service,amount,currency\n\
@@ -183,8 +183,11 @@ mod tests {
             rows_read: 2,
             rejected_by_reason: BTreeMap::new(),
             warnings: Vec::new(),
-            staged: PathBuf::new(),
-            rejected: PathBuf::new(),
+            folders: Folders {
+                staged: PathBuf::new(),
+                rejected: PathBuf::new(),
+                keys: PathBuf::new(),
+            },
         }
     }
 

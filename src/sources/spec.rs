@@ -124,8 +124,22 @@ pub fn kept_columns(source: SourceName) -> impl Iterator<Item = &'static Column>
         .filter(|c| !c.personal && c.kind != Kind::Currency)
 }
 
+/// The columns of a source's key, which no two accepted rows share
+/// (docs/inputs.md#order-of-checks).
+pub fn key_columns(source: SourceName) -> &'static [&'static str] {
+    match source {
+        SourceName::Billing => &["invoice_id", "line_no"],
+        SourceName::Customers => &["customer_id"],
+        SourceName::Costs => &["cost_id"],
+    }
+}
+
+/// A staged row's hash of its key ([`super::key_hash`]).
+pub const KEY_HASH: &str = "_key_hash";
+
 /// The schema of a staged part as a file task writes it: the typed columns
-/// plus `_dt` (the partition, null when unpartitioned) and `_line`. The
+/// plus `_dt` (the partition, null when unpartitioned), `_line` and
+/// [`KEY_HASH`]. The
 /// record's text is not staged: only the few rows that the whole-source
 /// checks reject need it, and they read it again from their file.
 ///
@@ -140,7 +154,19 @@ pub fn staged_file_schema(source: SourceName) -> SchemaRef {
         .collect();
     fields.push(Field::new("_dt", DataType::Date32, true));
     fields.push(Field::new("_line", DataType::Int64, false));
+    fields.push(Field::new(KEY_HASH, DataType::UInt64, false));
     Arc::new(Schema::new(fields))
+}
+
+/// The schema of a file's keys part: the [`KEY_HASH`] of each of its
+/// staged rows, in ascending order, so that the duplicate checks find the
+/// hashes that occur twice by merging sorted runs.
+pub fn keys_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        KEY_HASH,
+        DataType::UInt64,
+        false,
+    )]))
 }
 
 /// The staged table's column taken from each part's folder name.

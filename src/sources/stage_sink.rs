@@ -1,13 +1,15 @@
 //! The run's [`RecordSink`]: checks each record as it is read (`validate`)
 //! and writes the checked rows, a batch at a time, to one part of the
-//! source's staged and rejected folders, local Parquet for the quality step.
+//! source's staged and rejected folders, local Parquet for the quality step;
+//! at the end, the staged rows' key hashes, sorted, to its keys folder.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
 use parquet::arrow::ArrowWriter;
 
 use super::record::RecordSink;
@@ -16,31 +18,60 @@ use super::validate::Checker;
 use crate::domain::SourceName;
 use crate::error::Result;
 
-/// Where one file's checked rows go: its part of the source's staged
-/// folder (`_file_id=<i>/part.parquet`, see [`spec::staged_file_schema`])
-/// and its part of the rejected folder.
+/// The folders of a source's parts, one part of each per file.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// The rows that passed, `_file_id=<i>/part.parquet`
+    /// ([`spec::staged_file_schema`]).
+    pub staged: PathBuf,
+    /// The rows that failed (the `rejected` columns).
+    pub rejected: PathBuf,
+    /// The staged rows' key hashes, sorted ([`spec::keys_schema`]).
+    pub keys: PathBuf,
+}
+
+impl Folders {
+    /// The folders of `source` below `work_dir`, created.
+    pub fn create(work_dir: &Path, source: SourceName) -> Result<Folders> {
+        let folders = Folders {
+            staged: work_dir.join(format!("staged_{source}")),
+            rejected: work_dir.join(format!("rejected_{source}")),
+            keys: work_dir.join(format!("keys_{source}")),
+        };
+        for folder in [&folders.staged, &folders.rejected, &folders.keys] {
+            std::fs::create_dir_all(folder)?;
+        }
+        Ok(folders)
+    }
+}
+
+/// Where one file's checked rows go: its part of each of the source's
+/// [`Folders`].
 #[derive(Debug, Clone)]
 pub struct Parts {
     pub staged: PathBuf,
     pub rejected: PathBuf,
+    pub keys: PathBuf,
 }
 
 impl Parts {
     /// The parts of file `file_id` below the source's folders (creating
     /// the staged part's folder).
-    pub fn of(staged: &Path, rejected: &Path, file_id: i32) -> Result<Parts> {
-        let folder = staged.join(spec::staged_part_folder(file_id));
+    pub fn of(folders: &Folders, file_id: i32) -> Result<Parts> {
+        let folder = folders.staged.join(spec::staged_part_folder(file_id));
         std::fs::create_dir_all(&folder)?;
         Ok(Parts {
             staged: folder.join("part.parquet"),
-            rejected: rejected.join(format!("part-{file_id:05}.parquet")),
+            rejected: folders.rejected.join(format!("part-{file_id:05}.parquet")),
+            keys: folders.keys.join(format!("part-{file_id:05}.parquet")),
         })
     }
 
-    /// Removes both parts, if there (a cache hit that did not check out).
+    /// Removes the parts, if there (a cache hit that did not check out).
     pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.staged);
-        let _ = std::fs::remove_file(&self.rejected);
+        for part in [&self.staged, &self.rejected, &self.keys] {
+            let _ = std::fs::remove_file(part);
+        }
     }
 }
 
@@ -65,6 +96,30 @@ pub fn write_empty_rejected(rejected: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Rows per row group of a keys part: the duplicate check reads every
+/// file's part at once, a row group of each at a time.
+const KEY_GROUP_ROWS: usize = 16 * 1024;
+
+/// Writes a file's keys part: `keys` sorted.
+fn write_keys(path: &Path, mut keys: Vec<u64>) -> Result<()> {
+    keys.sort_unstable();
+    let schema = spec::keys_schema();
+    let props = crate::scratch::writer_properties(&schema)
+        .into_builder()
+        .set_max_row_group_row_count(Some(KEY_GROUP_ROWS))
+        .build();
+    let mut writer = ArrowWriter::try_new(File::create(path)?, schema.clone(), Some(props))?;
+    for chunk in keys.chunks(KEY_GROUP_ROWS) {
+        let column = UInt64Array::from(chunk.to_vec());
+        writer.write(&RecordBatch::try_new(
+            schema.clone(),
+            vec![std::sync::Arc::new(column)],
+        )?)?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
 /// What checking one file's records found, beyond the rows themselves.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
@@ -80,6 +135,9 @@ pub struct Checked {
 pub struct StageSink<'a> {
     staged: ArrowWriter<File>,
     rejected: ArrowWriter<File>,
+    keys_path: PathBuf,
+    /// The key hashes of the rows staged so far (8 bytes a row).
+    keys: Vec<u64>,
     checker: Checker<'a>,
 }
 
@@ -89,6 +147,8 @@ impl<'a> StageSink<'a> {
         Ok(StageSink {
             staged: writer(&parts.staged, spec::staged_file_schema(source))?,
             rejected: writer(&parts.rejected, spec::rejected_schema())?,
+            keys_path: parts.keys.clone(),
+            keys: Vec::new(),
             checker,
         })
     }
@@ -106,6 +166,10 @@ impl StageSink<'_> {
 
     fn write(&mut self) -> Result<()> {
         let (staged, rejected) = self.checker.take()?;
+        let hashes = staged
+            .column_by_name(spec::KEY_HASH)
+            .map(|c| c.as_primitive::<UInt64Type>());
+        self.keys.extend(hashes.iter().flat_map(|h| h.values()));
         self.staged.write(&staged)?;
         self.rejected.write(&rejected)?;
         Ok(())
@@ -116,6 +180,7 @@ impl StageSink<'_> {
         self.write()?;
         self.staged.close()?;
         self.rejected.close()?;
+        write_keys(&self.keys_path, std::mem::take(&mut self.keys))?;
         let by_reason = self.checker.by_reason();
         Ok(Checked {
             by_reason: by_reason

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
-    StringBuilder,
+    StringBuilder, UInt64Array,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 
+use super::key_hash;
 use super::record::{BATCH_ROWS, MAX_COLUMNS};
 use super::spec::{self, Column, Kind};
 use super::values::{is_blank, parse_cents, parse_double, parse_int};
@@ -140,8 +141,19 @@ impl<'a> Checker<'a> {
         }
         arrays.push(Arc::new(dts.finish()));
         arrays.push(Arc::new(self.lines.finish()));
+        arrays.push(Arc::new(self.key_hashes(&arrays)?));
         let staged = RecordBatch::try_new(spec::staged_file_schema(self.ctx.source), arrays)?;
         Ok((staged, self.rejected.finish()?))
+    }
+
+    /// The [`spec::KEY_HASH`] of each row of the staged `arrays`.
+    fn key_hashes(&self, arrays: &[ArrayRef]) -> Result<UInt64Array> {
+        let schema = spec::staged_file_schema(self.ctx.source);
+        let keys = spec::key_columns(self.ctx.source)
+            .iter()
+            .map(|name| Ok(&arrays[schema.index_of(name)?]))
+            .collect::<Result<Vec<_>>>()?;
+        key_hash::hashes(&keys)
     }
 
     /// Rows rejected so far, by reason.
