@@ -163,9 +163,9 @@ fn nightly_runs_with_the_cache_give_the_tables_of_runs_without_it() {
     assert_eq!(cache_counts(&next), (entries.len() as u64, 0, 0));
 }
 
-/// Cuts one staged part short, garbles one entry, and leaves what a run
-/// killed while keeping a file leaves: parts no entry names, and a
-/// temporary of an interrupted write.
+/// Cuts one staged part and another entry's key hashes short, garbles one
+/// entry, and leaves what a run killed while keeping a file leaves: parts
+/// no entry names, and a temporary of an interrupted write.
 fn damage(cache: &Path) {
     let kept = files(cache);
     let part = kept
@@ -176,6 +176,15 @@ fn damage(cache: &Path) {
     // A hard link would carry the cut into the run's own files: replace it.
     std::fs::remove_file(cache.join(part)).unwrap();
     std::fs::write(cache.join(part), &bytes[..bytes.len() / 2]).unwrap();
+    // And, in another entry, the key hashes cut short.
+    let keys = kept
+        .iter()
+        .filter(|f| f.ends_with(".keys.parquet"))
+        .nth(1)
+        .unwrap();
+    let key_bytes = std::fs::read(cache.join(keys)).unwrap();
+    std::fs::remove_file(cache.join(keys)).unwrap();
+    std::fs::write(cache.join(keys), &key_bytes[..key_bytes.len() / 2]).unwrap();
     let entry = kept
         .iter()
         .rev()

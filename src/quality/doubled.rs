@@ -1,21 +1,28 @@
 //! The first pass of a source's duplicate check: the key hashes that occur
 //! more than once among its staged rows.
 //!
-//! Each file's keys part holds its staged rows' hashes in ascending order
-//! (written by the sources stage, kept by the staging cache). Merging those
-//! sorted runs with DataFusion's streaming merge brings equal hashes next
-//! to each other, so a hash that occurs twice is one that equals the hash
-//! before it. The pass holds a row group of each file at a time: unlike a
-//! group-by over every hash, it needs no table of all the keys, which at
-//! ten million customers (three hundred million lines) did not fit the
-//! memory pool and spilled.
+//! Each file's keys part holds its staged rows' hashes in ascending runs
+//! (written by the sources stage, kept by the staging cache; see
+//! [`spec::KEY_RUN_ROWS`]). Merging every run of every file with
+//! DataFusion's streaming merge brings equal hashes next to each other, so
+//! a hash that occurs twice is one that equals the hash before it. The pass
+//! holds a row group of each run at a time (16 Ki hashes, 128 KiB, plus a
+//! batch): unlike a group-by over every hash, it needs no table of all the
+//! keys, which at ten million customers (three hundred million lines) did
+//! not fit the memory pool and spilled.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{
+    DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
+};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::memory_pool::MemoryConsumer;
@@ -25,9 +32,13 @@ use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSe
 use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::error::{Error, Result};
 use crate::sources::spec;
@@ -44,9 +55,7 @@ pub async fn write_doubled(ctx: &SessionContext, keys_folder: &Path, out: &Path)
     let mut writer = ArrowWriter::try_new(File::create(out)?, Arc::clone(&schema), Some(props))?;
     let mut doubled = Vec::new();
     let mut written = 0;
-    let parts = parts(keys_folder)?;
-    if !parts.is_empty() {
-        let mut merged = merge(ctx, &parts).await?;
+    if let Some(mut merged) = merge(ctx, &parts(keys_folder)?).await? {
         let mut previous: Option<u64> = None;
         let mut counted = false;
         while let Some(batch) = merged.next().await {
@@ -97,13 +106,23 @@ fn parts(folder: &Path) -> Result<Vec<PathBuf>> {
     Ok(parts)
 }
 
-/// The hashes of every part, in one ascending stream.
-async fn merge(ctx: &SessionContext, parts: &[PathBuf]) -> Result<SendableRecordBatchStream> {
+/// The hashes of every run of every part, in one ascending stream; None
+/// when no part holds a hash.
+async fn merge(
+    ctx: &SessionContext,
+    parts: &[PathBuf],
+) -> Result<Option<SendableRecordBatchStream>> {
     let schema = spec::keys_schema();
     let batch_size = ctx.state().config().batch_size();
-    let mut streams = Vec::with_capacity(parts.len());
+    // Read through the object store, which opens the file for each read: a
+    // stream per run must not hold a file open each.
+    let readers = DefaultParquetFileReaderFactory::new(Arc::new(LocalFileSystem::new()));
+    let mut streams = Vec::new();
     for path in parts {
-        streams.push(part_stream(path, batch_size).await?);
+        streams.extend(run_streams(&readers, path, batch_size).await?);
+    }
+    if streams.is_empty() {
+        return Ok(None);
     }
     let ordering = LexOrdering::new([PhysicalSortExpr::new_default(Arc::new(Column::new(
         spec::KEY_HASH,
@@ -112,28 +131,103 @@ async fn merge(ctx: &SessionContext, parts: &[PathBuf]) -> Result<SendableRecord
     .ok_or_else(|| Error::internal("the keys' order has no column"))?;
     let reservation =
         MemoryConsumer::new("DuplicateKeyMerge").register(&ctx.runtime_env().memory_pool);
-    Ok(StreamingMergeBuilder::new()
+    let merged = StreamingMergeBuilder::new()
         .with_streams(streams)
         .with_schema(schema)
         .with_expressions(&ordering)
         .with_metrics(BaselineMetrics::new(&ExecutionPlanMetricsSet::new(), 0))
         .with_batch_size(batch_size)
         .with_reservation(reservation)
-        .build()?)
+        .build()?;
+    Ok(Some(merged))
 }
 
-/// One keys part, read in order.
-async fn part_stream(path: &Path, batch_size: usize) -> Result<SendableRecordBatchStream> {
-    let file = tokio::fs::File::open(path).await?;
-    let stream = ParquetRecordBatchStreamBuilder::new(file)
-        .await?
-        .with_batch_size(batch_size)
-        .build()?
-        .map_err(DataFusionError::from);
-    Ok(Box::pin(RecordBatchStreamAdapter::new(
-        spec::keys_schema(),
-        stream,
-    )))
+/// One keys part, a stream for each of its sorted runs.
+async fn run_streams(
+    readers: &DefaultParquetFileReaderFactory,
+    path: &Path,
+    batch_size: usize,
+) -> Result<Vec<SendableRecordBatchStream>> {
+    let name = path
+        .to_str()
+        .ok_or_else(|| Error::internal(format!("not UTF-8: {}", path.display())))?;
+    let file = PartitionedFile::new(name, std::fs::metadata(path)?.len());
+    let metrics = ExecutionPlanMetricsSet::new();
+    let reader = || {
+        Ok::<_, Error>(StoreReader(readers.create_reader(
+            0,
+            file.clone(),
+            None,
+            &metrics,
+        )?))
+    };
+    let metadata = ArrowReaderMetadata::load_async(&mut reader()?, Default::default()).await?;
+    let sizes: Vec<i64> = metadata
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    let mut streams = Vec::new();
+    for row_groups in
+        runs(&sizes).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?
+    {
+        let stream =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader()?, metadata.clone())
+                .with_row_groups(row_groups)
+                .with_batch_size(batch_size)
+                .build()?
+                .map_err(DataFusionError::from);
+        streams.push(
+            Box::pin(RecordBatchStreamAdapter::new(spec::keys_schema(), stream))
+                as SendableRecordBatchStream,
+        );
+    }
+    Ok(streams)
+}
+
+/// DataFusion's reader of a file in an object store (one that opens the file
+/// for each read), as a type the Parquet stream takes.
+struct StoreReader(Box<dyn AsyncFileReader + Send>);
+
+impl AsyncFileReader for StoreReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        self.0.get_bytes(range)
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        self.0.get_byte_ranges(ranges)
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        self.0.get_metadata(options)
+    }
+}
+
+/// The row groups of each run of a keys part whose row groups hold `sizes`
+/// rows: those that start in rows `k × KEY_RUN_ROWS ..`.
+fn runs(sizes: &[i64]) -> std::result::Result<Vec<Vec<usize>>, String> {
+    let run_rows = spec::KEY_RUN_ROWS as i64;
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut start = 0;
+    for (group, &rows) in sizes.iter().enumerate() {
+        let run = (start / run_rows) as usize;
+        if rows > 0 && (start + rows - 1) / run_rows != start / run_rows {
+            return Err(format!("row group {group} spans two sorted runs"));
+        }
+        if runs.len() <= run {
+            runs.resize_with(run + 1, Vec::new);
+        }
+        runs[run].push(group);
+        start += rows;
+    }
+    Ok(runs.into_iter().filter(|r| !r.is_empty()).collect())
 }
 
 #[cfg(test)]
@@ -142,23 +236,32 @@ mod tests {
 
     use super::*;
 
-    fn write_part(path: &Path, hashes: &[u64]) {
+    /// A keys part of sorted `runs`, each its own row group.
+    fn write_part(path: &Path, runs: &[Vec<u64>]) {
         let schema = spec::keys_schema();
         let mut writer =
             ArrowWriter::try_new(File::create(path).unwrap(), schema.clone(), None).unwrap();
-        let column = UInt64Array::from(hashes.to_vec());
-        writer
-            .write(&RecordBatch::try_new(schema, vec![Arc::new(column)]).unwrap())
-            .unwrap();
+        for run in runs {
+            let column = UInt64Array::from(run.clone());
+            writer
+                .write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap())
+                .unwrap();
+            writer.flush().unwrap();
+        }
         writer.close().unwrap();
     }
 
     async fn doubled(parts: &[&[u64]]) -> Vec<u64> {
+        let parts: Vec<Vec<Vec<u64>>> = parts.iter().map(|p| vec![p.to_vec()]).collect();
+        doubled_in_runs(&parts).await
+    }
+
+    async fn doubled_in_runs(parts: &[Vec<Vec<u64>>]) -> Vec<u64> {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
-        for (i, hashes) in parts.iter().enumerate() {
-            write_part(&keys.join(format!("part-{i:05}.parquet")), hashes);
+        for (i, runs) in parts.iter().enumerate() {
+            write_part(&keys.join(format!("part-{i:05}.parquet")), runs);
         }
         // Two rows a batch, so that runs of equal hashes cross batches.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_batch_size(2));
@@ -186,9 +289,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hashes_that_occur_once_give_nothing() {
+    async fn hashes_that_occur_once_and_files_without_rows_give_nothing() {
         assert!(doubled(&[&[1, 3], &[2, 4], &[]]).await.is_empty());
         assert!(doubled(&[]).await.is_empty());
+        assert!(doubled(&[&[], &[]]).await.is_empty(), "files without rows");
+    }
+
+    #[tokio::test]
+    async fn a_hash_in_two_runs_of_one_file_is_doubled() {
+        let first: Vec<u64> = (0..spec::KEY_RUN_ROWS as u64).map(|i| 2 * i).collect();
+        let found = doubled_in_runs(&[vec![first, vec![5, 14]], vec![vec![7]]]).await;
+        assert_eq!(found, vec![14]);
+    }
+
+    #[test]
+    fn a_run_is_the_row_groups_that_start_in_it() {
+        let run = spec::KEY_RUN_ROWS as i64;
+        let half = run / 2;
+        assert_eq!(
+            runs(&[half, half, half, 3]).unwrap(),
+            vec![vec![0, 1], vec![2, 3]]
+        );
+        assert_eq!(runs(&[]).unwrap(), Vec::<Vec<usize>>::new());
+        assert!(runs(&[half, run]).is_err(), "a row group across two runs");
     }
 
     #[tokio::test]

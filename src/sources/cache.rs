@@ -161,7 +161,7 @@ impl Key {
     }
 }
 
-/// One staged or rejected part of an entry, as it must be found.
+/// One staged, rejected or keys part of an entry, as it must be found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Part {
     name: String,
@@ -250,8 +250,8 @@ impl Entry {
             || self.keys.rows != self.staged.rows
         {
             return Err(Error::internal(format!(
-                "{ENTRY}: {} records, but {} staged and {} rejected rows ({reasons} by reason)",
-                self.records, self.staged.rows, self.rejected.rows
+                "{ENTRY}: {} records, but {} staged and {} rejected rows ({reasons} by reason), {} key hashes",
+                self.records, self.staged.rows, self.rejected.rows, self.keys.rows
             )));
         }
         Ok(())

@@ -97,7 +97,7 @@ pub async fn read_source(
     }
     stage_sink::write_empty_rejected(&read.folders.rejected)?;
     let mut extra = BTreeSet::new();
-    // Files are read in parallel, one task and one pair of staging parts
+    // Files are read in parallel, one task and one set of staging parts
     // each; two tasks a core, since a task now and then waits for its next
     // chunk or for a write, and the other keeps the core busy meanwhile.
     let parallel = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());

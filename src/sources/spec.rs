@@ -137,6 +137,13 @@ pub fn key_columns(source: SourceName) -> &'static [&'static str] {
 /// A staged row's hash of its key ([`super::key_hash`]).
 pub const KEY_HASH: &str = "_key_hash";
 
+/// A keys part holds its hashes in ascending runs of this many (the last
+/// run of a file may be shorter), each run beginning a row group: the run
+/// of rows `k × KEY_RUN_ROWS ..` is the row groups that start in it. The
+/// sources stage thus sorts and holds one run of a file (8 MiB), never the
+/// whole file's hashes.
+pub const KEY_RUN_ROWS: usize = 1024 * 1024;
+
 /// The schema of a staged part as a file task writes it: the typed columns
 /// plus `_dt` (the partition, null when unpartitioned), `_line` and
 /// [`KEY_HASH`]. The
@@ -159,8 +166,8 @@ pub fn staged_file_schema(source: SourceName) -> SchemaRef {
 }
 
 /// The schema of a file's keys part: the [`KEY_HASH`] of each of its
-/// staged rows, in ascending order, so that the duplicate checks find the
-/// hashes that occur twice by merging sorted runs.
+/// staged rows, in sorted runs ([`KEY_RUN_ROWS`]), so that the duplicate
+/// checks find the hashes that occur twice by merging sorted runs.
 pub fn keys_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(
         KEY_HASH,

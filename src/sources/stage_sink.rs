@@ -16,7 +16,7 @@ use super::record::RecordSink;
 use super::spec;
 use super::validate::Checker;
 use crate::domain::SourceName;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The folders of a source's parts, one part of each per file.
 #[derive(Debug, Clone)]
@@ -97,27 +97,66 @@ pub fn write_empty_rejected(rejected: &Path) -> Result<()> {
 }
 
 /// Rows per row group of a keys part: the duplicate check reads every
-/// file's part at once, a row group of each at a time.
+/// run of every file at once, a row group of each at a time. It divides
+/// [`spec::KEY_RUN_ROWS`], so that no row group spans two runs.
 const KEY_GROUP_ROWS: usize = 16 * 1024;
+const _: () = assert!(spec::KEY_RUN_ROWS.is_multiple_of(KEY_GROUP_ROWS));
 
-/// Writes a file's keys part: `keys` sorted.
-fn write_keys(path: &Path, mut keys: Vec<u64>) -> Result<()> {
-    keys.sort_unstable();
-    let schema = spec::keys_schema();
-    let props = crate::scratch::writer_properties(&schema)
-        .into_builder()
-        .set_max_row_group_row_count(Some(KEY_GROUP_ROWS))
-        .build();
-    let mut writer = ArrowWriter::try_new(File::create(path)?, schema.clone(), Some(props))?;
-    for chunk in keys.chunks(KEY_GROUP_ROWS) {
-        let column = UInt64Array::from(chunk.to_vec());
-        writer.write(&RecordBatch::try_new(
-            schema.clone(),
-            vec![std::sync::Arc::new(column)],
-        )?)?;
+/// Writes a file's keys part ([`spec::keys_schema`]): the hashes in sorted
+/// runs of [`spec::KEY_RUN_ROWS`], so that it holds one run, not the file.
+struct KeysWriter {
+    writer: ArrowWriter<File>,
+    run: Vec<u64>,
+}
+
+impl KeysWriter {
+    fn create(path: &Path) -> Result<KeysWriter> {
+        let schema = spec::keys_schema();
+        let props = crate::scratch::writer_properties(&schema)
+            .into_builder()
+            .set_max_row_group_row_count(Some(KEY_GROUP_ROWS))
+            .build();
+        Ok(KeysWriter {
+            writer: ArrowWriter::try_new(File::create(path)?, schema, Some(props))?,
+            run: Vec::new(),
+        })
     }
-    writer.close()?;
-    Ok(())
+
+    fn extend(&mut self, mut hashes: &[u64]) -> Result<()> {
+        while !hashes.is_empty() {
+            let room = spec::KEY_RUN_ROWS - self.run.len();
+            let (now, later) = hashes.split_at(room.min(hashes.len()));
+            self.run.extend_from_slice(now);
+            if self.run.len() == spec::KEY_RUN_ROWS {
+                self.write_run()?;
+            }
+            hashes = later;
+        }
+        Ok(())
+    }
+
+    /// Writes the run sorted, ending its last row group.
+    fn write_run(&mut self) -> Result<()> {
+        self.run.sort_unstable();
+        for chunk in self.run.chunks(KEY_GROUP_ROWS) {
+            let column = UInt64Array::from(chunk.to_vec());
+            self.writer.write(&RecordBatch::try_new(
+                spec::keys_schema(),
+                vec![std::sync::Arc::new(column)],
+            )?)?;
+        }
+        self.writer.flush()?;
+        self.run.clear();
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<()> {
+        if !self.run.is_empty() {
+            self.write_run()?;
+        }
+        self.writer.close()?;
+        Ok(())
+    }
 }
 
 /// What checking one file's records found, beyond the rows themselves.
@@ -135,9 +174,7 @@ pub struct Checked {
 pub struct StageSink<'a> {
     staged: ArrowWriter<File>,
     rejected: ArrowWriter<File>,
-    keys_path: PathBuf,
-    /// The key hashes of the rows staged so far (8 bytes a row).
-    keys: Vec<u64>,
+    keys: KeysWriter,
     checker: Checker<'a>,
 }
 
@@ -147,8 +184,7 @@ impl<'a> StageSink<'a> {
         Ok(StageSink {
             staged: writer(&parts.staged, spec::staged_file_schema(source))?,
             rejected: writer(&parts.rejected, spec::rejected_schema())?,
-            keys_path: parts.keys.clone(),
-            keys: Vec::new(),
+            keys: KeysWriter::create(&parts.keys)?,
             checker,
         })
     }
@@ -168,8 +204,9 @@ impl StageSink<'_> {
         let (staged, rejected) = self.checker.take()?;
         let hashes = staged
             .column_by_name(spec::KEY_HASH)
-            .map(|c| c.as_primitive::<UInt64Type>());
-        self.keys.extend(hashes.iter().flat_map(|h| h.values()));
+            .ok_or_else(|| Error::internal("a staged batch without its key hashes"))?;
+        self.keys
+            .extend(hashes.as_primitive::<UInt64Type>().values())?;
         self.staged.write(&staged)?;
         self.rejected.write(&rejected)?;
         Ok(())
@@ -180,7 +217,7 @@ impl StageSink<'_> {
         self.write()?;
         self.staged.close()?;
         self.rejected.close()?;
-        write_keys(&self.keys_path, std::mem::take(&mut self.keys))?;
+        self.keys.close()?;
         let by_reason = self.checker.by_reason();
         Ok(Checked {
             by_reason: by_reason
@@ -206,5 +243,52 @@ impl RecordSink for StageSink<'_> {
     fn malformed(&mut self, line: i64, raw: &str, detail: &str) -> Result<()> {
         self.checker.malformed(line, raw, detail);
         self.write_when_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    #[test]
+    fn a_file_s_keys_are_written_in_sorted_runs_each_beginning_a_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.parquet");
+        let rows = spec::KEY_RUN_ROWS + 3;
+        let hashes: Vec<u64> = (0..rows as u64).rev().collect();
+        let mut keys = KeysWriter::create(&path).unwrap();
+        for chunk in hashes.chunks(100_000) {
+            keys.extend(chunk).unwrap();
+        }
+        keys.close().unwrap();
+
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        let mut start = 0;
+        let mut starts = Vec::new();
+        for group in reader.metadata().row_groups() {
+            starts.push(start);
+            start += group.num_rows() as usize;
+        }
+        assert!(starts.contains(&spec::KEY_RUN_ROWS), "{starts:?}");
+        let written: Vec<u64> = reader
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                b.unwrap()
+                    .column(0)
+                    .as_primitive::<UInt64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        let (first, second) = written.split_at(spec::KEY_RUN_ROWS);
+        assert!(first.is_sorted() && second.is_sorted());
+        assert_eq!(
+            first[0], 3,
+            "the first run: the first KEY_RUN_ROWS hashes given"
+        );
+        assert_eq!(second, [0, 1, 2]);
     }
 }
