@@ -10,7 +10,7 @@
 //!     entry.json                    the key in full, what the checks found, the parts' names
 //!     <run_id>.staged.parquet       the rows that passed (spec::staged_file_schema)
 //!     <run_id>.rejected.parquet     the rows that failed (spec::rejected_schema)
-//!     <run_id>.keys.parquet         the passed rows' key hashes, sorted (spec::keys_schema)
+//!     <run_id>.keys.parquet         the passed rows' key hashes, in sorted runs (spec::keys_schema)
 //! ```
 //!
 //! The key is what the row checks of a file depend on ([`Key`]): the file

@@ -1,7 +1,7 @@
 //! The run's [`RecordSink`]: checks each record as it is read (`validate`)
 //! and writes the checked rows, a batch at a time, to one part of the
-//! source's staged and rejected folders, local Parquet for the quality step;
-//! at the end, the staged rows' key hashes, sorted, to its keys folder.
+//! source's staged and rejected folders, local Parquet for the quality step,
+//! and the staged rows' key hashes, in sorted runs, to its keys folder.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -26,7 +26,7 @@ pub struct Folders {
     pub staged: PathBuf,
     /// The rows that failed (the `rejected` columns).
     pub rejected: PathBuf,
-    /// The staged rows' key hashes, sorted ([`spec::keys_schema`]).
+    /// The staged rows' key hashes, in sorted runs ([`spec::keys_schema`]).
     pub keys: PathBuf,
 }
 
