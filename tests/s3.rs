@@ -454,6 +454,8 @@ fn cvm_etl_with(pipeline: &std::path::Path, extra: &[&str], env: &[(&str, String
 /// parameters fails or is killed at a step of the protocol; a run for another
 /// date then finishes it (it had committed: its savings are live) or undoes it
 /// (it had not: the good run's are), and a rerun gives a healthy run's outputs.
+/// The points share one output: each point's rerun is the next point's good
+/// run, so no point starts from an empty output (or a cold staging cache).
 async fn interrupted_on_s3(hook: &str) {
     let Some(moto) = start_moto() else { return };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
@@ -467,6 +469,9 @@ async fn interrupted_on_s3(hook: &str) {
     // Points (see tests/commit.rs): the manifest, recovery, staging, the
     // plan, the commit record, a partition's copy and its marker, the
     // report's marker, the final manifest, latest.json, cleanup.
+    let output = hook.to_ascii_lowercase();
+    let pipeline = pipeline_to(dir.path(), &endpoint, &output);
+    assert!(cvm_etl(&pipeline).status.success());
     for (point, committed) in [
         (1, false),
         (2, false),
@@ -480,9 +485,6 @@ async fn interrupted_on_s3(hook: &str) {
         (108, true),
         (109, true),
     ] {
-        let output = format!("{}{point}", hook.to_ascii_lowercase());
-        let pipeline = pipeline_to(dir.path(), &endpoint, &output);
-        assert!(cvm_etl(&pipeline).status.success());
         let broken = cvm_etl_with(
             &pipeline,
             &["--set", "acquisition_cost=600"],
