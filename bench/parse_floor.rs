@@ -2,7 +2,7 @@
 //! billing CSVs into Arrow, every column as text, and nothing else. Counting
 //! each column makes the reader materialise all of them.
 //!
-//!     cargo build --release --features bench --example parse_floor
+//!     cargo build --release --example parse_floor
 //!     target/release/examples/parse_floor DATA_DIR
 
 use std::time::Instant;

@@ -40,7 +40,7 @@ done
 # long cold build); release by default. (Not PROFILE: build scripts read
 # that name, and setting it makes cargo rebuild every dependency.)
 profile="${BENCH_PROFILE:-release}"
-cargo build --profile "$profile" --quiet --features bench --bin cvm-etl --example parse_floor
+cargo build --profile "$profile" --quiet --bin cvm-etl --example parse_floor
 bin="target/$profile/cvm-etl"
 data="bench/data/c${customers}-m${months}"
 out="bench/out/c${customers}"
