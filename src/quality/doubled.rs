@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
@@ -84,11 +84,7 @@ pub async fn write_doubled(ctx: &SessionContext, keys_folder: &Path, out: &Path)
 fn flush(writer: &mut ArrowWriter<File>, hashes: &mut Vec<u64>) -> Result<u64> {
     let n = hashes.len() as u64;
     if n > 0 {
-        let column = UInt64Array::from(std::mem::take(hashes));
-        writer.write(&RecordBatch::try_new(
-            spec::keys_schema(),
-            vec![Arc::new(column)],
-        )?)?;
+        writer.write(&spec::keys_batch(std::mem::take(hashes))?)?;
     }
     Ok(n)
 }
@@ -238,13 +234,11 @@ mod tests {
 
     /// A keys part of sorted `runs`, each its own row group.
     fn write_part(path: &Path, runs: &[Vec<u64>]) {
-        let schema = spec::keys_schema();
         let mut writer =
-            ArrowWriter::try_new(File::create(path).unwrap(), schema.clone(), None).unwrap();
+            ArrowWriter::try_new(File::create(path).unwrap(), spec::keys_schema(), None).unwrap();
         for run in runs {
-            let column = UInt64Array::from(run.clone());
             writer
-                .write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap())
+                .write(&spec::keys_batch(run.clone()).unwrap())
                 .unwrap();
             writer.flush().unwrap();
         }

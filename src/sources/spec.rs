@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 
 use crate::domain::SourceName;
 
@@ -174,6 +176,11 @@ pub fn keys_schema() -> SchemaRef {
         DataType::UInt64,
         false,
     )]))
+}
+
+/// A batch of [`keys_schema`] holding `hashes` (their buffer, not a copy).
+pub fn keys_batch(hashes: Vec<u64>) -> Result<RecordBatch, ArrowError> {
+    RecordBatch::try_new(keys_schema(), vec![Arc::new(UInt64Array::from(hashes))])
 }
 
 /// The staged table's column taken from each part's folder name.

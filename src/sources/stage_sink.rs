@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
 use parquet::arrow::ArrowWriter;
 
@@ -135,18 +135,13 @@ impl KeysWriter {
         Ok(())
     }
 
-    /// Writes the run sorted, ending its last row group.
+    /// Writes the run sorted, ending its last row group (the writer cuts
+    /// the others at [`KEY_GROUP_ROWS`]).
     fn write_run(&mut self) -> Result<()> {
-        self.run.sort_unstable();
-        for chunk in self.run.chunks(KEY_GROUP_ROWS) {
-            let column = UInt64Array::from(chunk.to_vec());
-            self.writer.write(&RecordBatch::try_new(
-                spec::keys_schema(),
-                vec![std::sync::Arc::new(column)],
-            )?)?;
-        }
+        let mut run = std::mem::take(&mut self.run);
+        run.sort_unstable();
+        self.writer.write(&spec::keys_batch(run)?)?;
         self.writer.flush()?;
-        self.run.clear();
         Ok(())
     }
 
@@ -272,6 +267,13 @@ mod tests {
             start += group.num_rows() as usize;
         }
         assert!(starts.contains(&spec::KEY_RUN_ROWS), "{starts:?}");
+        // The merge of the duplicate checks holds a row group of each run.
+        let groups = reader.metadata().row_groups();
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.num_rows() as usize <= KEY_GROUP_ROWS)
+        );
         let written: Vec<u64> = reader
             .build()
             .unwrap()
