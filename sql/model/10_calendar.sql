@@ -3,10 +3,18 @@
 -- periods that the customer figures and the watchlist sum over. Months are
 -- numbered 12 × year + month so that "the t months before" is plain integer
 -- arithmetic.
-WITH RECURSIVE months (month_no, months_back) AS (
-    SELECT CAST($last_month_no AS BIGINT), CAST(0 AS BIGINT)
-    UNION ALL
-    SELECT month_no - 1, months_back + 1 FROM months WHERE months_back + 1 < $w
+-- The months back from M_last, 0 to w − 1, are the numbers 0..119 (w is at
+-- most 120) of two digits, not a recursive query: a plan that another
+-- engine's workers run must not hold a recursion, which has no serialised
+-- form.
+WITH digits (d) AS (
+    VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11)
+),
+months AS (
+    SELECT CAST($last_month_no AS BIGINT) - (ones.d + 10 * tens.d) AS month_no
+    FROM digits AS ones
+    CROSS JOIN digits AS tens
+    WHERE ones.d < 10 AND ones.d + 10 * tens.d < $w
 )
 SELECT
     month_no,

@@ -14,6 +14,30 @@ async fn a_month_end_as_of_closes_its_own_month() {
     assert_eq!(months, ["2026-01", "2026-02", "2026-03"]);
 }
 
+/// W at the bound of window_months: 120 months, each once, ending with M_last.
+#[tokio::test]
+async fn a_window_of_120_months_holds_each_month_once() {
+    let mut w = World::new("2026-03-31", 120);
+    w.customer("C1", "2000-01-01", None)
+        .bill("C1", "2016-03-31", "1000.00");
+    // 1.00 on the 15th of each month from 2016-04 to 2026-03.
+    for month in 0..120 {
+        let date = format!("{}-{:02}-15", 2016 + (month + 3) / 12, (month + 3) % 12 + 1);
+        w.bill("C1", &date, "1.00");
+    }
+    let out = w.run().await;
+    assert_eq!(
+        out.rows("SELECT COUNT(*), MIN(month), MAX(month) FROM customer_month")
+            .await,
+        [row(&["120", "2016-04", "2026-03"])]
+    );
+    // A month missing from the calendar, or in it twice, would change the sum.
+    assert_eq!(
+        out.value("SELECT revenue_w FROM customer_value").await,
+        "120.00"
+    );
+}
+
 #[tokio::test]
 async fn a_mid_month_as_of_closes_the_month_before() {
     let mut w = World::new("2026-03-15", 3);
