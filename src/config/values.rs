@@ -211,7 +211,9 @@ impl<'de> Deserialize<'de> for Money {
 #[serde(transparent)]
 pub struct MonthCount<const LO: u32, const HI: u32>(pub u32);
 
-/// window_months and trend_months: 1..120.
+/// window_months and trend_months: 1..120. The calendar
+/// (sql/model/10_calendar.sql) counts W's months with two digits up to 119:
+/// a higher bound needs a third.
 pub type PositiveMonths = MonthCount<1, 120>;
 /// new_customer_months and dormant_months: 0..1200.
 pub type Months = MonthCount<0, 1200>;
