@@ -260,19 +260,25 @@ mod tests {
         keys.close().unwrap();
 
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
-        let mut start = 0;
-        let mut starts = Vec::new();
-        for group in reader.metadata().row_groups() {
-            starts.push(start);
-            start += group.num_rows() as usize;
-        }
+        let sizes: Vec<usize> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows() as usize)
+            .collect();
+        let starts: Vec<usize> = sizes
+            .iter()
+            .scan(0, |start, rows| {
+                let this = *start;
+                *start += rows;
+                Some(this)
+            })
+            .collect();
         assert!(starts.contains(&spec::KEY_RUN_ROWS), "{starts:?}");
         // The merge of the duplicate checks holds a row group of each run.
-        let groups = reader.metadata().row_groups();
         assert!(
-            groups
-                .iter()
-                .all(|g| g.num_rows() as usize <= KEY_GROUP_ROWS)
+            sizes.iter().all(|&rows| rows <= KEY_GROUP_ROWS),
+            "{sizes:?}"
         );
         let written: Vec<u64> = reader
             .build()
