@@ -1,53 +1,35 @@
--- Tiers (docs/metrics.md#abc-classes, #b_rising, #value-pyramid): the ABC
--- class, b_rising and the pyramid tier of every customer in scope, decided on
--- the exact value_rank and uplift_points of customer_rank
--- (32_customer_rank.sql).
--- A cut-off value_rank ≤ CEIL(share × n) is written value_rank − 1 < share × n,
--- which compares an integer with an exact decimal product.
+-- Tiers (docs/metrics.md#b_rising, #value-pyramid): b_rising and the pyramid
+-- tier of every customer in scope, decided on the exact value_rank,
+-- uplift_points and ABC class of customer_rank (33_customer_rank.sql).
 -- The size of class B (for b_rising) is a one-row count, cross-joined: not
 -- COUNT(*) OVER (PARTITION BY), whose unbounded window holds the whole table
 -- as one batch, and not a join on a grouped count, which the engine builds
 -- on the customers' side (a hash table of every customer, which cannot
 -- spill).
-WITH classed AS (
-    SELECT
-        *,
-        -- A: value_rank ≤ CEIL(a_share × n) and profit_w > 0;
-        -- B: not A, value_rank ≤ CEIL((a_share + b_share) × n) and profit_w > 0;
-        -- C: all others.
-        CASE
-            WHEN profit_w > 0 AND value_rank - 1 < $a_share * n THEN 'A'
-            WHEN profit_w > 0 AND value_rank - 1 < ($a_share + $b_share) * n THEN 'B'
-            ELSE 'C'
-        END AS abc_class,
-        -- The two pyramid rules on profit and rank alone, used by the tier
-        -- CASE below and by the MGC ranking, which is among the customers
-        -- that neither rule takes.
-        -- BZ: profit_w < 0.
-        profit_w < 0 AS is_bz,
-        -- MVC: value_rank ≤ CEIL(mvc_share × n) and profit_w > 0. MVC skips
-        -- ranks whose profit_w ≤ 0 rather than replacing them, so it may
-        -- hold fewer.
-        profit_w > 0 AND value_rank - 1 < $mvc_share * n AS is_mvc
-    FROM customer_rank
-),
-class_b AS (
-    SELECT COUNT(*) AS b_size FROM classed WHERE abc_class = 'B'
+-- The two places are over all customers, range-partitioned
+-- (src/transforms/ranges.rs) on b_key and growable_key, which put the
+-- place's own customers first (33_customer_rank.sql).
+WITH class_b AS (
+    SELECT COUNT(*) AS b_size FROM customer_rank WHERE abc_class = 'B'
 ),
 placed AS (
     SELECT
         c.*,
-        -- The place in the customer's class by value_rank (for b_rising).
-        ROW_NUMBER() OVER (PARTITION BY c.abc_class ORDER BY c.value_rank) AS class_rank,
+        -- The place in class B by value_rank (for b_rising).
+        range_offset(c.b_key, $b_place_cuts, $b_place_before)
+        + ROW_NUMBER() OVER (
+            PARTITION BY range_bucket(c.b_key, $b_place_cuts) ORDER BY c.b_key
+        ) AS class_rank,
         z.b_size,
-        -- The place among the customers neither BZ nor MVC with uplift > 0,
-        -- by uplift desc, customer_id asc (for MGC).
-        ROW_NUMBER() OVER (
-            PARTITION BY NOT (c.is_bz OR c.is_mvc) AND c.uplift_points > 0
-            ORDER BY c.uplift_points DESC, c.customer_id ASC
+        -- The place among the growable customers by uplift desc,
+        -- customer_id asc (for MGC).
+        range_offset(c.growable_key, $growable_cuts, $growable_after)
+        + ROW_NUMBER() OVER (
+            PARTITION BY range_bucket(c.growable_key, $growable_cuts)
+            ORDER BY c.growable_key DESC, c.customer_id ASC
         ) AS growable_rank
-    FROM classed AS c
-    CROSS JOIN class_b AS z
+    FROM class_b AS z
+    CROSS JOIN customer_rank AS c
 )
 SELECT
     customer_id,
@@ -78,7 +60,7 @@ SELECT
         WHEN is_mvc THEN 'MVC'
         -- MGC: of the customers neither BZ nor MVC with uplift > 0, the
         -- first CEIL(mgc_share × n) by uplift desc, customer_id asc.
-        WHEN uplift_points > 0 AND growable_rank - 1 < $mgc_share * n THEN 'MGC'
+        WHEN is_growable AND growable_rank - 1 < $mgc_share * n THEN 'MGC'
         ELSE 'LVC'
     END AS pyramid_tier
 FROM placed

@@ -7,6 +7,7 @@
 
 pub mod exact;
 pub mod params;
+pub mod ranges;
 pub mod rational;
 
 use std::path::Path;
@@ -23,39 +24,70 @@ use crate::config::Params;
 use crate::error::{Error, Result};
 use crate::memory::{Peak, Watch};
 
-/// The model, in the order it runs: (table, SQL).
-pub const STEPS: &[(&str, &str)] = &[
-    ("calendar", include_str!("../../sql/model/10_calendar.sql")),
-    (
+/// One step of the model: the table it computes, its SQL, and the keys query
+/// that names the keys its ranks are range-partitioned by ([`ranges`]).
+pub struct Step {
+    pub table: &'static str,
+    pub sql: &'static str,
+    pub keys: Option<&'static str>,
+}
+
+const fn step(table: &'static str, sql: &'static str) -> Step {
+    Step {
+        table,
+        sql,
+        keys: None,
+    }
+}
+
+const fn ranked(table: &'static str, sql: &'static str, keys: &'static str) -> Step {
+    Step {
+        table,
+        sql,
+        keys: Some(keys),
+    }
+}
+
+/// The model, in the order it runs.
+pub const STEPS: &[Step] = &[
+    step("calendar", include_str!("../../sql/model/10_calendar.sql")),
+    step(
         "customer_month",
         include_str!("../../sql/model/20_customer_month.sql"),
     ),
-    (
+    step(
         "customer_totals",
         include_str!("../../sql/model/30_customer_totals.sql"),
     ),
-    (
-        "customer_rank",
-        include_str!("../../sql/model/32_customer_rank.sql"),
+    ranked(
+        "customer_score",
+        include_str!("../../sql/model/32_customer_score.sql"),
+        include_str!("../../sql/model/32_customer_score.keys.sql"),
     ),
-    (
+    ranked(
+        "customer_rank",
+        include_str!("../../sql/model/33_customer_rank.sql"),
+        include_str!("../../sql/model/33_customer_rank.keys.sql"),
+    ),
+    ranked(
         "customer_class",
         include_str!("../../sql/model/34_customer_class.sql"),
+        include_str!("../../sql/model/34_customer_class.keys.sql"),
     ),
-    (
+    step(
         "slice_month",
         include_str!("../../sql/model/40_slice_month.sql"),
     ),
-    ("arpu", include_str!("../../sql/model/50_arpu.sql")),
-    (
+    step("arpu", include_str!("../../sql/model/50_arpu.sql")),
+    step(
         "customer_value",
         include_str!("../../sql/model/60_customer_value.sql"),
     ),
-    (
+    step(
         "churn_watchlist",
         include_str!("../../sql/model/70_churn_watchlist.sql"),
     ),
-    (
+    step(
         "retention_savings",
         include_str!("../../sql/model/80_retention_savings.sql"),
     ),
@@ -84,15 +116,27 @@ pub async fn run(
     for udf in exact::functions() {
         ctx.register_udf(udf);
     }
+    for udf in ranges::functions() {
+        ctx.register_udf(udf);
+    }
+    let buckets = ranges::buckets(ctx);
     params::register_tables(ctx, params)?;
     let values = params::values(params, calendar);
     let mut steps = Vec::new();
-    for (table, sql) in STEPS {
+    for Step { table, sql, keys } in STEPS {
         let started = Instant::now();
+        let mut values = values.clone();
+        if let Some(keys) = keys {
+            values.extend(
+                ranges::parameters(ctx, keys, buckets)
+                    .await
+                    .map_err(|e| Error::internal(format!("ranging the keys of {table}: {e}")))?,
+            );
+        }
         let df = ctx
             .sql(sql)
             .await
-            .and_then(|df| df.with_param_values(values.clone()))
+            .and_then(|df| df.with_param_values(values))
             .map_err(|e| Error::internal(format!("planning sql/model step {table}: {e}")))?;
         let path = work_dir.join(format!("model_{table}"));
         let path = path

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray};
-use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use rust_decimal::Decimal;
@@ -34,7 +33,7 @@ fn date(day: chrono::NaiveDate) -> ScalarValue {
 }
 
 /// The placeholders every model SQL file may use.
-pub fn values(params: &Params, calendar: &Calendar) -> ParamValues {
+pub fn values(params: &Params, calendar: &Calendar) -> Vec<(String, ScalarValue)> {
     let last = calendar.last_month;
     let weight = |f: Factor| {
         params
@@ -83,7 +82,7 @@ pub fn values(params: &Params, calendar: &Calendar) -> ParamValues {
         ),
         ("currency", ScalarValue::Utf8(Some(params.currency.clone()))),
     ]);
-    ParamValues::from(map.into_iter().collect::<Vec<_>>())
+    map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Registers `scenarios(scenario DECIMAL)` and
