@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["transforms"],
     &["sinks"],
     &["summary", "manifest", "report"],
-    &["run", "backfill", "sample", "inspect"],
+    &["run", "backfill", "sample", "inspect", "cluster"],
     &["signals"],
 ];
 

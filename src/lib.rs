@@ -7,6 +7,7 @@
 
 pub mod backfill;
 pub mod calendar;
+pub mod cluster;
 pub mod config;
 pub mod crashpoint;
 pub mod domain;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
-use cvm_etl::config::{Overrides, Pipeline};
+use cvm_etl::cluster;
+use cvm_etl::config::{Endpoint, Engine, Overrides, Pipeline};
 use cvm_etl::error::Error;
 use cvm_etl::run::{RunFailure, RunReport, run};
 use cvm_etl::sample::{SampleOptions, generate};
@@ -57,6 +58,39 @@ enum Command {
     /// Rebuild the finance report of one date (report/as_of=D/index.html)
     /// from its published outputs; a run writes it anyway.
     Report(PipelineArgs),
+    /// Serve as the scheduler of a cluster: drivers (`run --engine
+    /// ballista://HOST:PORT`) send it their queries, executors pull their
+    /// tasks from it (docs/scale-out.md).
+    Scheduler(SchedulerArgs),
+    /// Serve as an executor of a cluster: run the tasks of the scheduler's
+    /// queries; credentials for the stores come from this machine's
+    /// environment or instance role.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Args)]
+struct SchedulerArgs {
+    /// Where to listen, HOST:PORT (port 0: a free one; the address is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
+    bind: Endpoint,
+}
+
+#[derive(Args)]
+struct ExecutorArgs {
+    /// The scheduler, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    scheduler: Endpoint,
+    /// Where this executor serves its tasks' results to its peers and the
+    /// driver, HOST:PORT; they must reach it there.
+    #[arg(long, value_name = "HOST:PORT")]
+    bind: Endpoint,
+    /// Local folder for shuffle files and spills.
+    #[arg(long, value_name = "DIR")]
+    work_dir: PathBuf,
+    /// Memory its tasks share, e.g. 8GiB, past which they spill (default:
+    /// most of the machine's or container's memory).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
 }
 
 #[derive(Args)]
@@ -109,6 +143,11 @@ struct PipelineArgs {
     /// the pipeline's cache, else on).
     #[arg(long)]
     no_cache: bool,
+    /// Where the queries run: `local` (this process), or
+    /// `ballista://HOST:PORT`, a cluster's scheduler (default: the
+    /// pipeline's engine, else local).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<Engine>,
 }
 
 #[derive(Args)]
@@ -304,7 +343,25 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::SampleData(args) => sample_command(&args),
         Command::Inspect(args) => inspect_command(&args),
         Command::Report(args) => report_command(&args),
+        Command::Scheduler(args) => scheduler_command(&args),
+        Command::Executor(args) => executor_command(args),
     }
+}
+
+fn scheduler_command(args: &SchedulerArgs) -> Result<(), Error> {
+    runtime()?.block_on(cluster::scheduler::serve(&args.bind, |at| {
+        // On stdout, for whoever started it and waits for it.
+        println!("scheduler listening on {at}");
+    }))
+}
+
+fn executor_command(args: ExecutorArgs) -> Result<(), Error> {
+    runtime()?.block_on(cluster::executor::serve(cluster::executor::Options {
+        scheduler: args.scheduler,
+        bind: args.bind,
+        work_dir: args.work_dir,
+        memory_limit: args.memory_limit,
+    }))
 }
 
 fn overrides(args: &PipelineArgs) -> Overrides {
@@ -316,6 +373,7 @@ fn overrides(args: &PipelineArgs) -> Overrides {
         memory_limit: args.memory_limit,
         max_spill: args.max_spill,
         no_cache: args.no_cache,
+        engine: args.engine.clone(),
         sets: args.sets.clone(),
     }
 }

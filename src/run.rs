@@ -14,7 +14,8 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::calendar::Calendar;
-use crate::config::{Pipeline, default_max_spill};
+use crate::cluster;
+use crate::config::{Engine, Pipeline, default_max_spill};
 use crate::crashpoint::crash_point;
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ use crate::memory::{Watch, release_free_memory};
 use crate::quality::{self, SourceCounts};
 use crate::report;
 use crate::scratch;
-use crate::session::{Spill, explain_spill_limit, session};
+use crate::session::{self, Spill, explain_spill_limit, session};
 use crate::sinks::publish::{self, Recovered, Rows, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::cache::Cache;
@@ -104,7 +105,7 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
         .read_sources(&calendar, work_dir.path(), &mut manifest, None)
         .await?;
     let spill = spill_budget(pipeline, &reads, work_dir.path());
-    let ctx = session(storage, pipeline.memory_limit, Some(&spill))?;
+    let ctx = engine_session(pipeline, storage, &spill).await?;
     let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
     Ok(Accepted {
         ctx,
@@ -193,6 +194,22 @@ fn spill_budget(pipeline: &Pipeline, reads: &[SourceRead], work_dir: &std::path:
         max_bytes: pipeline
             .max_spill
             .unwrap_or_else(|| default_max_spill(input)),
+    }
+}
+
+/// The session the run's queries go through: this process's, or a driver
+/// of the cluster the pipeline names (docs/scale-out.md).
+async fn engine_session(
+    pipeline: &Pipeline,
+    storage: &Storage,
+    spill: &Spill,
+) -> Result<SessionContext> {
+    match &pipeline.engine {
+        Engine::Local => session(storage, pipeline.memory_limit, Some(spill)),
+        Engine::Ballista(scheduler) => {
+            let runtime = session::runtime(pipeline.memory_limit, Some(spill));
+            cluster::driver(storage, scheduler, runtime).await
+        }
     }
 }
 
@@ -396,7 +413,7 @@ impl Run<'_> {
         release_free_memory();
 
         let spill = spill_budget(self.pipeline, &reads, work_dir.path());
-        let ctx = session(self.storage, self.pipeline.memory_limit, Some(&spill))?;
+        let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
         self.watch
             .engine(Arc::clone(&ctx.runtime_env().memory_pool));
         let model = Model {

@@ -29,6 +29,15 @@ pub fn session(
     memory_limit: Option<u64>,
     spill: Option<&Spill>,
 ) -> Result<SessionContext> {
+    let runtime = runtime(memory_limit, spill).build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config(), runtime);
+    storage.register_all(&ctx)?;
+    Ok(ctx)
+}
+
+/// The engine's settings, the same on every engine (a cluster's roles
+/// start from them too).
+pub fn config() -> SessionConfig {
     let mut config = SessionConfig::new();
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     // Plain Utf8 strings: what our writers and readers (and other engines) expect.
@@ -59,6 +68,11 @@ pub fn session(
     // million customers under 1 GiB, no slower). The first run of ten
     // million under 4 GiB without it filled the disk that held the inputs.
     config.options_mut().execution.spill_compression = SpillCompression::Lz4Frame;
+    config
+}
+
+/// The engine's memory pool and spill folder.
+pub fn runtime(memory_limit: Option<u64>, spill: Option<&Spill>) -> RuntimeEnvBuilder {
     // Each spill file is deleted as soon as the merge that reads it is
     // done with it (DataFusion's reference-counted temporary files).
     let disk = match spill {
@@ -77,10 +91,7 @@ pub fn session(
         let top = std::num::NonZeroUsize::new(5).expect("5 is not 0");
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(fair, top)));
     }
-    let runtime = runtime.build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    storage.register_all(&ctx)?;
-    Ok(ctx)
+    runtime
 }
 
 /// The engine's error when a spill would pass the budget names a setting

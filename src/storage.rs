@@ -299,6 +299,21 @@ impl Storage {
         })
     }
 
+    /// The store that serves `url`, built the first time its base is asked for.
+    pub fn store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        self.store_for(url, &base_of(url))
+    }
+
+    /// Uses `store` for `url`'s base from now on; the store it replaces, if any.
+    pub fn put_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        let mut stores = self.stores.lock().ok()?;
+        stores.insert(base_of(url).to_string(), store)
+    }
+
     /// Registers every store built so far with DataFusion.
     pub fn register_all(&self, ctx: &SessionContext) -> Result<()> {
         let stores = self

@@ -8,6 +8,7 @@ mod support;
 mod backfill;
 mod cache;
 mod cli;
+mod cluster;
 mod commit;
 mod end_to_end;
 mod lock;

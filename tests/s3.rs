@@ -15,12 +15,12 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-const BUCKET: &str = "cvm-test";
+pub const BUCKET: &str = "cvm-test";
 
 /// A moto S3 server on a free port, stopped on drop.
-struct Moto {
+pub struct Moto {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Drop for Moto {
@@ -38,7 +38,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_moto() -> Option<Moto> {
+pub fn start_moto() -> Option<Moto> {
     let port = free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -101,7 +101,7 @@ fn http(port: u16, request: &str) -> String {
     response
 }
 
-fn store(endpoint: &str) -> Arc<dyn ObjectStore> {
+pub fn store(endpoint: &str) -> Arc<dyn ObjectStore> {
     Arc::new(
         AmazonS3Builder::new()
             .with_bucket_name(BUCKET)
@@ -115,7 +115,7 @@ fn store(endpoint: &str) -> Arc<dyn ObjectStore> {
     )
 }
 
-async fn upload_sample(store: &Arc<dyn ObjectStore>) {
+pub async fn upload_sample(store: &Arc<dyn ObjectStore>) {
     for file in walk(std::path::Path::new("examples/sample")) {
         let relative = file
             .strip_prefix("examples/sample")
@@ -146,7 +146,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn pipeline(dir: &std::path::Path, endpoint: &str) -> std::path::PathBuf {
+pub fn pipeline(dir: &std::path::Path, endpoint: &str) -> std::path::PathBuf {
     let text = format!(
         "name: s3\ninput: s3://{BUCKET}/in\noutput: s3://{BUCKET}/out\nas_of: 2026-10-31\n\
          sources:\n  customers: {{encoding: gb18030}}\n\
@@ -168,7 +168,7 @@ fn cvm_etl(pipeline: &std::path::Path) -> Output {
         .unwrap()
 }
 
-async fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+pub async fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
     let mut keys: Vec<String> = store
         .list(Some(&Path::from(prefix)))
         .map_ok(|m| m.location.to_string())

@@ -16,8 +16,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use values::{
-    Bounded, ByteSize, Date, Dec, Encoding, Growth, Money, MonthCount, Months, PositiveMonths,
-    Ratio, RecordBytes, ScoreWeights, Share, TierAction, TierPolicy,
+    Bounded, ByteSize, Date, Dec, Encoding, Endpoint, Engine, Growth, Money, MonthCount, Months,
+    PositiveMonths, Ratio, RecordBytes, ScoreWeights, Share, TierAction, TierPolicy,
 };
 
 use crate::domain::SourceName;
@@ -54,6 +54,8 @@ pub struct Settings {
     pub sources: BTreeMap<SourceName, SourceFile>,
     /// Where `run` writes Prometheus metrics at its end (`--metrics-file`).
     pub metrics_file: Option<String>,
+    /// `local`, or the Ballista scheduler that runs the queries (`--engine`).
+    pub engine: Option<Engine>,
 }
 
 /// Overrides a run gets from the command line.
@@ -67,6 +69,7 @@ pub struct Overrides {
     pub max_spill: Option<u64>,
     /// `--no-cache`.
     pub no_cache: bool,
+    pub engine: Option<Engine>,
     /// `NAME=VALUE` pairs, the value read as YAML.
     pub sets: Vec<String>,
 }
@@ -207,6 +210,8 @@ pub struct Pipeline {
     pub sources: BTreeMap<SourceName, SourceSettings>,
     #[serde(skip)]
     pub metrics_file: Option<String>,
+    /// Where the queries run (docs/scale-out.md).
+    pub engine: Engine,
     pub params: Params,
     /// Where each top-level parameter given came from; a parameter not
     /// listed took its default.
@@ -311,6 +316,11 @@ fn apply_overrides(tree: &mut Node, overrides: &Overrides) {
         overrides.no_cache.then(|| "false".to_owned()),
         tree,
     );
+    text(
+        "engine",
+        overrides.engine.as_ref().map(Engine::to_string),
+        tree,
+    );
 }
 
 fn yaml_error(label: &str, e: &serde_yaml::Error) -> Error {
@@ -357,6 +367,7 @@ fn resolve(settings: Settings, params: Params) -> Result<Pipeline> {
         storage_max_retries: settings.storage_max_retries,
         sources,
         metrics_file: settings.metrics_file,
+        engine: settings.engine.unwrap_or_default(),
         params,
         origins: BTreeMap::new(),
     })

@@ -418,9 +418,119 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// A host and port, written `HOST:PORT`: where a cluster role listens or
+/// is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("expected HOST:PORT, got '{text}'");
+        let (host, port) = text.trim().rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        if host.is_empty() || host.contains(['/', ' ']) {
+            return Err(bad());
+        }
+        Ok(Endpoint {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.host.contains(':') {
+            true => write!(f, "[{}]:{}", self.host, self.port),
+            false => write!(f, "{}:{}", self.host, self.port),
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Endpoint::parse(text)
+    }
+}
+
+/// Where a run's queries execute: in this process (`local`, the default),
+/// or on a Ballista cluster whose scheduler is at `ballista://HOST:PORT`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    #[default]
+    Local,
+    Ballista(Endpoint),
+}
+
+impl Engine {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "local" {
+            return Ok(Engine::Local);
+        }
+        match text.strip_prefix("ballista://") {
+            Some(rest) => Endpoint::parse(rest.trim_end_matches('/')).map(Engine::Ballista),
+            None => Err(format!(
+                "expected `local` or `ballista://HOST:PORT`, got '{text}'"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Engine::Local => f.write_str("local"),
+            Engine::Ballista(at) => write!(f, "ballista://{at}"),
+        }
+    }
+}
+
+impl FromStr for Engine {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Engine::parse(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, "`local` or `ballista://HOST:PORT`", Engine::parse)
+    }
+}
+
+impl Serialize for Engine {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_is_local_or_a_ballista_scheduler() {
+        assert_eq!(Engine::parse("local"), Ok(Engine::Local));
+        let at = Engine::parse("ballista://10.0.0.5:50050").unwrap();
+        assert_eq!(
+            at,
+            Engine::Ballista(Endpoint {
+                host: "10.0.0.5".to_owned(),
+                port: 50050
+            })
+        );
+        assert_eq!(at.to_string(), "ballista://10.0.0.5:50050");
+        assert!(Engine::parse("ballista://scheduler").is_err());
+        assert!(Engine::parse("spark://x:1").is_err());
+        assert!(Engine::parse("ballista://x:70000").is_err());
+        assert_eq!(Endpoint::parse("[::1]:9").unwrap().to_string(), "[::1]:9");
+    }
 
     #[test]
     fn sizes_take_binary_units() {

@@ -93,6 +93,15 @@ pub const STEPS: &[Step] = &[
     ),
 ];
 
+/// The functions of our SQL (exact division, range partitioning): every
+/// session that plans or runs a step holds them, a cluster's executors too.
+pub fn functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
+    exact::functions()
+        .into_iter()
+        .chain(ranges::functions())
+        .collect()
+}
+
 /// One step as it ran: its table, how long it took, and its physical plan
 /// with the metrics of the run (rows, time, spills per operator).
 #[derive(Debug, Clone)]
@@ -113,10 +122,7 @@ pub async fn run(
     work_dir: &Path,
     watch: &Watch,
 ) -> Result<Vec<StepReport>> {
-    for udf in exact::functions() {
-        ctx.register_udf(udf);
-    }
-    for udf in ranges::functions() {
+    for udf in functions() {
         ctx.register_udf(udf);
     }
     let buckets = ranges::buckets(ctx);

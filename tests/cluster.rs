@@ -1,0 +1,325 @@
+//! The sample pipeline on a cluster (docs/scale-out.md): a scheduler and
+//! two executors started in this test's process on 127.0.0.1, the driver
+//! the binary with `--engine ballista://…`; every published table equals a
+//! local run's, row for row. (`.ci/run` also runs the three roles as
+//! processes of their own, with the data on an S3 server.)
+
+use crate::support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cvm_etl::cluster;
+use cvm_etl::config::Endpoint;
+
+fn endpoint(at: SocketAddr) -> Endpoint {
+    Endpoint {
+        host: at.ip().to_string(),
+        port: at.port(),
+    }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts a scheduler and `executors` executors on `runtime`; the
+/// scheduler's address once every executor accepts connections.
+fn start_cluster(runtime: &tokio::runtime::Runtime, executors: usize, work: &Path) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let bind = Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+        };
+        let served = cluster::scheduler::serve(&bind, |at| tx.send(at).unwrap()).await;
+        panic!("the scheduler stopped: {served:?}");
+    });
+    let scheduler = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    for n in 0..executors {
+        let bind = endpoint(SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let options = cluster::executor::Options {
+            scheduler: endpoint(scheduler),
+            bind: bind.clone(),
+            work_dir: work.join(format!("executor-{n}")),
+            memory_limit: Some(1 << 30),
+        };
+        runtime.spawn(cluster::executor::serve(options));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect((bind.host.as_str(), bind.port)).is_err() {
+            assert!(Instant::now() < deadline, "executor {n} never listened");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    scheduler
+}
+
+/// Runs the sample into `output` with `extra` flags, killed after `limit`.
+fn run_sample_within(output: &Path, extra: &[&str], limit: Duration) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+        .args([
+            "run",
+            "pipelines/sample.yaml",
+            "--log-format",
+            "text",
+            "--output",
+        ])
+        .arg(output)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => panic!("the run failed ({s}):\n{log}"),
+        None => panic!("the run took more than {limit:?}:\n{log}"),
+    }
+}
+
+#[test]
+fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let scheduler = start_cluster(&runtime, 2, work.path());
+
+    let local = tempfile::tempdir().unwrap();
+    run_sample_within(
+        local.path(),
+        &["--engine", "local"],
+        Duration::from_secs(300),
+    );
+    let clustered = tempfile::tempdir().unwrap();
+    let engine = format!("ballista://{scheduler}");
+    run_sample_within(
+        clustered.path(),
+        &["--engine", &engine],
+        Duration::from_secs(600),
+    );
+
+    let expected = support::contents(local.path());
+    let got = support::contents(clustered.path());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (partition, rows) in &expected {
+        assert_eq!(&got[partition], rows, "{partition}");
+    }
+    let manifest = support::manifest_of(clustered.path());
+    assert_eq!(manifest["parameters"]["engine"], engine);
+    runtime.shutdown_background();
+}
+
+/// One role of the binary, stopped by its pid (SIGTERM, then SIGKILL)
+/// when dropped.
+struct Role {
+    child: std::process::Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Role {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Role {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cvm-etl"));
+        command
+            .args(args)
+            .args(["--log-format", "text"])
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().unwrap());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Role {
+            child: command.spawn().unwrap(),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: a plain kill(2) of our own child's pid.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The published partitions under `prefix` of the store, with their rows
+/// (every part file of a partition, in name order; the report left out).
+async fn s3_contents(
+    s3: &std::sync::Arc<dyn object_store::ObjectStore>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    use object_store::ObjectStoreExt;
+    let mut contents = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for key in crate::s3::keys(s3, prefix).await {
+        let relative = &key[prefix.len() + 1..];
+        let Some((partition, _file)) = relative.rsplit_once('/') else {
+            continue;
+        };
+        if !key.ends_with(".parquet")
+            || relative.starts_with('_')
+            || relative.starts_with("report/")
+        {
+            continue;
+        }
+        let bytes = s3
+            .get(&object_store::path::Path::from(key.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        contents
+            .entry(partition.to_owned())
+            .or_default()
+            .extend(support::rows_of_bytes(bytes));
+    }
+    contents
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
+    let Some(moto) = crate::s3::start_moto() else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let s3 = crate::s3::store(&endpoint);
+    crate::s3::upload_sample(&s3).await;
+    // Every role's credentials from its own environment.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+
+    let mut scheduler = Role::start(&["scheduler", "--bind", "127.0.0.1:0"], &env);
+    let mut line = String::new();
+    let stdout = scheduler.child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let at = line
+        .trim()
+        .strip_prefix("scheduler listening on ")
+        .unwrap_or_else(|| panic!("{line}{}", scheduler.log()))
+        .to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let executors: Vec<Role> = (0..2)
+        .map(|n| {
+            let bind = format!("127.0.0.1:{}", free_port());
+            let dir = work.path().join(format!("executor-{n}"));
+            let role = Role::start(
+                &[
+                    "executor",
+                    "--scheduler",
+                    &at,
+                    "--bind",
+                    &bind,
+                    "--work-dir",
+                    dir.to_str().unwrap(),
+                    "--memory-limit",
+                    "1GiB",
+                ],
+                &env,
+            );
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(&bind).is_err() {
+                assert!(Instant::now() < deadline, "executor {n}:\n{}", role.log());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            role
+        })
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = crate::s3::pipeline(dir.path(), &endpoint);
+    let owned: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let drive = |engine: String, output: &str| {
+        let pipeline = pipeline.clone();
+        let env = owned.clone();
+        let output = format!("s3://{}/{output}", crate::s3::BUCKET);
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_cvm-etl"))
+                .arg("run")
+                .arg(&pipeline)
+                .args(["--engine", &engine, "--output", &output])
+                .args(["--log-format", "text"])
+                .envs(env)
+                .output()
+                .unwrap()
+        });
+        async move {
+            tokio::time::timeout(Duration::from_secs(600), run)
+                .await
+                .expect("a run took more than 10 minutes")
+                .unwrap()
+        }
+    };
+    let clustered = drive(format!("ballista://{at}"), "cluster").await;
+    assert!(
+        clustered.status.success(),
+        "{}\n-- scheduler\n{}\n-- executors\n{}",
+        String::from_utf8_lossy(&clustered.stderr),
+        scheduler.log(),
+        executors.iter().map(Role::log).collect::<String>()
+    );
+    let local = drive("local".to_owned(), "local").await;
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+
+    let expected = s3_contents(&s3, "local").await;
+    let got = s3_contents(&s3, "cluster").await;
+    assert!(expected.len() > 20, "{:?}", expected.keys());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (partition, rows) in &expected {
+        assert_eq!(&got[partition], rows, "{partition}");
+    }
+    drop(executors);
+    drop(scheduler);
+}
