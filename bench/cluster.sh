@@ -90,9 +90,9 @@ tables = sorted(t for t in os.listdir(local) if not t.startswith("_") and t != "
 differ = 0
 for t in tables:
     read = lambda root: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)"
-    n = duckdb.sql(f"SELECT COUNT(*) FROM {read(local)}").fetchone()[0]
-    extra = duckdb.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {read(cluster)} EXCEPT ALL SELECT * FROM {read(local)})").fetchone()[0]
-    missing = duckdb.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {read(local)} EXCEPT ALL SELECT * FROM {read(cluster)})").fetchone()[0]
+    n = duckdb.sql(f"SELECT COUNT(*) FROM {read(local)}").fetchall()[0][0]
+    extra = duckdb.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {read(cluster)} EXCEPT ALL SELECT * FROM {read(local)})").fetchall()[0][0]
+    missing = duckdb.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {read(local)} EXCEPT ALL SELECT * FROM {read(cluster)})").fetchall()[0][0]
     print(f"{t}: {n} rows, {missing} missing, {extra} extra")
     differ += missing + extra
 sys.exit(1 if differ else 0)
