@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!   driver:    a sample of key k ──► cut points c₁ < … < c_m        $k_cuts
-//!              rows per bucket (one grouped count, m + 1 rows)
+//!              rows per bucket (one grouped count for all the keys)
 //!                 ──► rows in the buckets before / after each one   $k_before, $k_after
 //!
 //!   executors: bucket(x) = #{cᵢ ≤ x}                      range_bucket(x, $k_cuts)
@@ -73,10 +73,12 @@ pub async fn parameters(
         .map(|f| f.name().clone())
         .collect();
     let sample = sample(ctx, keys_sql, buckets).await?;
+    let cuts = (0..names.len())
+        .map(|i| cuts_of(&sample, i, buckets))
+        .collect::<Result<Vec<_>>>()?;
+    let sizes = bucket_sizes(ctx, keys_sql, &names, &cuts).await?;
     let mut values = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let cuts = cuts_of(&sample, i, buckets)?;
-        let sizes = bucket_sizes(ctx, keys_sql, name, &cuts).await?;
+    for ((name, cuts), sizes) in names.iter().zip(cuts).zip(sizes) {
         let before = running(sizes.iter().copied());
         let mut after = running(sizes.iter().rev().copied());
         after.reverse();
@@ -149,32 +151,53 @@ fn evenly_spaced(mut keys: Vec<f64>, buckets: usize) -> Vec<f64> {
     cuts
 }
 
-/// The rows of each bucket of key `name` (`cuts.len() + 1` of them).
+/// The rows of each bucket of every key (`cuts[i].len() + 1` of them for
+/// key i), counted in one pass over the keys: one grouping set a key.
+/// `range_bucket` is never null, so in key i's grouping set its bucket is
+/// the only column that is not.
 async fn bucket_sizes(
     ctx: &SessionContext,
     keys_sql: &str,
-    name: &str,
-    cuts: &[f64],
-) -> Result<Vec<i64>> {
+    names: &[String],
+    cuts: &[Vec<f64>],
+) -> Result<Vec<Vec<i64>>> {
+    let buckets: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("range_bucket(\"{name}\", $cuts_{i}) AS b{i}"))
+        .collect();
+    let columns: Vec<String> = (0..names.len()).map(|i| format!("b{i}")).collect();
+    let sets: Vec<String> = columns.iter().map(|b| format!("({b})")).collect();
     let sql = format!(
-        "SELECT range_bucket(\"{name}\", $cuts) AS bucket, COUNT(*) AS size
-         FROM ({keys_sql}) GROUP BY 1"
+        "SELECT {}, COUNT(*) AS size FROM (SELECT {} FROM ({keys_sql})) \
+         GROUP BY GROUPING SETS ({})",
+        columns.join(", "),
+        buckets.join(", "),
+        sets.join(", ")
     );
+    let params: Vec<(String, ScalarValue)> = cuts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let values = list(Arc::new(Float64Array::from(c.clone())));
+            (format!("cuts_{i}"), values)
+        })
+        .collect();
     let batches = ctx
         .sql(&sql)
         .await?
-        .with_param_values(vec![(
-            "cuts",
-            list(Arc::new(Float64Array::from(cuts.to_vec()))),
-        )])?
+        .with_param_values(params)?
         .collect()
         .await?;
-    let mut sizes = vec![0; cuts.len() + 1];
+    let mut sizes: Vec<Vec<i64>> = cuts.iter().map(|c| vec![0; c.len() + 1]).collect();
     for batch in &batches {
-        let buckets = batch.column(0).as_primitive::<Int32Type>();
-        let counts = batch.column(1).as_primitive::<Int64Type>();
-        for (bucket, count) in buckets.values().iter().zip(counts.values()) {
-            sizes[usize::try_from(*bucket).unwrap_or(0)] += count;
+        let counts = batch.column(names.len()).as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            let Some(key) = (0..names.len()).find(|&i| batch.column(i).is_valid(row)) else {
+                return exec_err!("a bucket count of no key's grouping set");
+            };
+            let bucket = batch.column(key).as_primitive::<Int32Type>().value(row);
+            sizes[key][usize::try_from(bucket).unwrap_or(0)] += counts.value(row);
         }
     }
     Ok(sizes)
