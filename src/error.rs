@@ -25,6 +25,10 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// Exit 5: the cluster the run's queries go to could not be reached, or
+    /// lost them (docs/scale-out.md).
+    #[error("cluster error: {0}")]
+    Cluster(String),
     /// Exit 6: another run for the same date holds the lock.
     #[error("{0}")]
     Locked(String),
@@ -50,7 +54,7 @@ impl Error {
             Error::Config(_) => 2,
             Error::QualityGate(_) => 3,
             Error::NotReady(_) => 4,
-            Error::Storage { .. } => 5,
+            Error::Storage { .. } | Error::Cluster(_) => 5,
             Error::Locked(_) => 6,
             Error::Internal(_) => 1,
             Error::DataFusion(_) | Error::Parquet(_) | Error::Arrow(_) | Error::Io(_) => {
@@ -81,6 +85,10 @@ impl Error {
             Error::Locked(_) => Some(
                 "another run of this output is working: wait for it, or for its lease to run out \
                  if it died; exit 6 is worth a retry",
+            ),
+            Error::Cluster(_) => Some(
+                "check that `cvm-etl scheduler` runs at the engine's address and that its \
+                 executors are up; exit 5 is worth a retry",
             ),
             Error::QualityGate(_) => Some(
                 "rejected/as_of=D/ holds the rows and their reasons: fix the export, or, if the \

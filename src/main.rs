@@ -19,7 +19,7 @@ use cvm_etl::storage::Storage;
 /// Customer value management ETL: billing and CRM exports in, Hive-partitioned Parquet out.
 ///
 /// Exit codes: 0 success, 1 internal error, 2 usage or configuration error,
-/// 3 data-quality gate failed, 4 inputs not ready, 5 storage error,
+/// 3 data-quality gate failed, 4 inputs not ready, 5 storage or cluster error,
 /// 6 another run for the same date holds the lock.
 #[derive(Parser)]
 #[command(name = "cvm-etl", version = cvm_etl::VERSION, about, long_about)]

@@ -424,6 +424,10 @@ impl Run<'_> {
         self.model_stages(manifest, staging, &reads, &model)
             .await
             .map_err(|e| explain_spill_limit(e, &spill))
+            .map_err(|e| match &self.pipeline.engine {
+                Engine::Ballista(scheduler) => cluster::explain(e, scheduler),
+                Engine::Local => e,
+            })
     }
 
     /// From the read rows to the staged outputs and report, in the run's

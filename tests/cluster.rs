@@ -323,3 +323,20 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
     drop(executors);
     drop(scheduler);
 }
+
+#[test]
+fn an_unreachable_scheduler_is_exit_5_naming_it_and_publishes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let at = format!("127.0.0.1:{}", free_port());
+    let engine = format!("ballista://{at}");
+    let o = support::run_sample(out.path(), &["--engine", &engine]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the scheduler at {at}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(support::published(out.path()).is_empty());
+    assert_eq!(support::manifest_of(out.path())["status"], "failed");
+}

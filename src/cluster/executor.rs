@@ -59,7 +59,7 @@ pub async fn serve(options: Options) -> Result<()> {
     let config_producer: ConfigProducer = Arc::new(super::config);
     let wildcard = matches!(options.bind.host.as_str(), "0.0.0.0" | "::");
     let process = ExecutorProcessConfig {
-        bind_host: options.bind.host.clone(),
+        bind_host: bind_address(&options.bind).await?,
         external_host: (!wildcard).then(|| options.bind.host.clone()),
         port: options.bind.port,
         grpc_port: options.bind.port,
@@ -80,4 +80,17 @@ pub async fn serve(options: Options) -> Result<()> {
     start_executor_process(Arc::new(process))
         .await
         .map_err(|e| Error::internal(format!("executor: {e}")))
+}
+
+/// The address to listen on: Ballista's executor takes an IP only, so a
+/// host name (`executor-1` in a compose file) is resolved here, and
+/// announced to the scheduler as it was written.
+async fn bind_address(bind: &Endpoint) -> Result<String> {
+    let mut addresses = tokio::net::lookup_host((bind.host.as_str(), bind.port))
+        .await
+        .map_err(|e| Error::config(format!("executor: cannot resolve --bind {bind}: {e}")))?;
+    addresses
+        .next()
+        .map(|a| a.ip().to_string())
+        .ok_or_else(|| Error::config(format!("executor: --bind {bind} resolves to no address")))
 }

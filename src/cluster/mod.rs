@@ -89,6 +89,7 @@ pub async fn driver(
     scheduler: &Endpoint,
     builder: RuntimeEnvBuilder,
 ) -> Result<SessionContext> {
+    reach(scheduler).await?;
     let state = state(config(), builder.build_arc()?)?;
     let url = format!("df://{scheduler}");
     let ctx = SessionContext::remote_with_state(&url, state)
@@ -99,4 +100,71 @@ pub async fn driver(
     }
     storage.register_all(&ctx)?;
     Ok(ctx)
+}
+
+/// Tries the scheduler's port a few times, a second apart, so that a run
+/// whose cluster is down (or still starting) ends at once with an error
+/// that says so, rather than at its first query with a transport error.
+async fn reach(scheduler: &Endpoint) -> Result<()> {
+    const TRIES: u32 = 5;
+    let mut last = None;
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        let connect = tokio::net::TcpStream::connect((scheduler.host.as_str(), scheduler.port));
+        match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => last = Some(e.to_string()),
+            Err(_) => last = Some("no answer within 5 s".to_owned()),
+        }
+    }
+    Err(Error::Cluster(format!(
+        "cannot reach the scheduler at {scheduler} ({TRIES} tries): {}",
+        last.unwrap_or_default()
+    )))
+}
+
+/// An engine error that comes from the cluster going away under a query
+/// (the scheduler or every executor unreachable, or lost) is a cluster
+/// error, worth a retry; any other error is left as it is.
+pub fn explain(error: Error, scheduler: &Endpoint) -> Error {
+    const LOST: &[&str] = &[
+        "tcp connect error",
+        "transport error",
+        "executors were lost",
+        "no executors remain",
+    ];
+    let text = error.to_string();
+    match &error {
+        Error::DataFusion(_) if LOST.iter().any(|l| text.contains(l)) => Error::Cluster(format!(
+            "the cluster of the scheduler at {scheduler} failed under a query: {text}"
+        )),
+        _ => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::error::DataFusionError;
+
+    fn at() -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port: 50050,
+        }
+    }
+
+    #[test]
+    fn a_cluster_lost_under_a_query_is_exit_5_and_other_engine_errors_are_not() {
+        let lost = DataFusionError::Execution(
+            "tonic::transport::Error(Transport, ConnectError(\"tcp connect error\"))".to_owned(),
+        );
+        let error = explain(Error::DataFusion(lost), &at());
+        assert_eq!(error.exit_code(), 5);
+        assert!(error.to_string().contains("127.0.0.1:50050"), "{error}");
+        let bug = DataFusionError::Plan("no such column".to_owned());
+        assert_eq!(explain(Error::DataFusion(bug), &at()).exit_code(), 1);
+    }
 }
