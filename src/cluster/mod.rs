@@ -94,10 +94,11 @@ pub async fn driver(
     let url = format!("df://{scheduler}");
     let ctx = SessionContext::remote_with_state(&url, state)
         .await
-        .map_err(|e| Error::config(format!("cannot reach the scheduler at {scheduler}: {e}")))?;
-    for udf in transforms::functions() {
-        ctx.register_udf(udf);
-    }
+        .map_err(|e| {
+            Error::config(format!(
+                "ballista://{scheduler}: not a scheduler's address: {e}"
+            ))
+        })?;
     storage.register_all(&ctx)?;
     Ok(ctx)
 }
