@@ -277,11 +277,7 @@ impl Storage {
 
     /// Uses `store` for every location under `base` (tests use this for `memory://`).
     pub fn with_store(self, base: &str, store: Arc<dyn ObjectStore>) -> Result<Storage> {
-        let url = parse_url(base)?;
-        self.stores
-            .lock()
-            .map_err(|_| Error::internal("storage registry poisoned"))?
-            .insert(base_of(&url).to_string(), store);
+        self.put_store(&parse_url(base)?, store);
         Ok(self)
     }
 

@@ -21,12 +21,6 @@ fn endpoint(at: SocketAddr) -> Endpoint {
     }
 }
 
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Starts a scheduler and `executors` executors on `runtime`; the
 /// scheduler's address once every executor accepts connections.
 fn start_cluster(runtime: &tokio::runtime::Runtime, executors: usize, work: &Path) -> SocketAddr {
@@ -41,7 +35,7 @@ fn start_cluster(runtime: &tokio::runtime::Runtime, executors: usize, work: &Pat
     });
     let scheduler = rx.recv_timeout(Duration::from_secs(60)).unwrap();
     for n in 0..executors {
-        let bind = endpoint(SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let bind = endpoint(SocketAddr::from(([127, 0, 0, 1], support::free_port())));
         let options = cluster::executor::Options {
             scheduler: endpoint(scheduler),
             bind: bind.clone(),
@@ -49,11 +43,9 @@ fn start_cluster(runtime: &tokio::runtime::Runtime, executors: usize, work: &Pat
             memory_limit: Some(1 << 30),
         };
         runtime.spawn(cluster::executor::serve(options));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect((bind.host.as_str(), bind.port)).is_err() {
-            assert!(Instant::now() < deadline, "executor {n} never listened");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        support::wait_listening(bind.port, Duration::from_secs(60), || {
+            format!("executor {n}")
+        });
     }
     scheduler
 }
@@ -243,7 +235,8 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
     let work = tempfile::tempdir().unwrap();
     let executors: Vec<Role> = (0..2)
         .map(|n| {
-            let bind = format!("127.0.0.1:{}", free_port());
+            let port = support::free_port();
+            let bind = format!("127.0.0.1:{port}");
             let dir = work.path().join(format!("executor-{n}"));
             let role = Role::start(
                 &[
@@ -259,11 +252,9 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
                 ],
                 &env,
             );
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(&bind).is_err() {
-                assert!(Instant::now() < deadline, "executor {n}:\n{}", role.log());
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            support::wait_listening(port, Duration::from_secs(60), || {
+                format!("executor {n}:\n{}", role.log())
+            });
             role
         })
         .collect();
@@ -327,7 +318,7 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
 #[test]
 fn an_unreachable_scheduler_is_exit_5_naming_it_and_publishes_nothing() {
     let out = tempfile::tempdir().unwrap();
-    let at = format!("127.0.0.1:{}", free_port());
+    let at = format!("127.0.0.1:{}", support::free_port());
     let engine = format!("ballista://{at}");
     let o = support::run_sample(out.path(), &["--engine", &engine]);
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
@@ -30,16 +30,8 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub fn start_moto() -> Option<Moto> {
-    let port = free_port();
+    let port = support::free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -53,7 +45,7 @@ pub fn start_moto() -> Option<Moto> {
 /// steps, so two racing conditional writes can both pass; S3 itself checks
 /// and writes atomically, which one thread reproduces.
 fn start_moto_single_threaded() -> Option<Moto> {
-    let port = free_port();
+    let port = support::free_port();
     let serve = "import sys\n\
 from werkzeug.serving import run_simple\n\
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
@@ -76,14 +68,7 @@ fn moto_started(child: std::io::Result<Child>, port: u16) -> Option<Moto> {
         return None;
     };
     let moto = Moto { child, port };
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_listening(port, Duration::from_secs(30), || "moto_server".to_owned());
     http(
         port,
         &format!(
@@ -537,7 +522,7 @@ async fn rows_of(store: &Arc<dyn ObjectStore>, path: &Path) -> Vec<String> {
 #[test]
 fn a_store_that_stays_down_ends_the_run_with_exit_5_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
     let pipeline = pipeline(dir.path(), &dead);
     let text = std::fs::read_to_string(&pipeline).unwrap() + "storage_max_retries: 1\n";
     std::fs::write(&pipeline, text).unwrap();

@@ -177,3 +177,26 @@ pub fn script_json(command: &mut Command) -> serde_json::Value {
     let o = ok(command.output().unwrap());
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// A port on 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`, at most
+/// `limit`; past it, fails with `what()` (a server's name, its log).
+pub fn wait_listening(port: u16, limit: std::time::Duration, what: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not listening on {port}: {}",
+            what()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
