@@ -24,12 +24,12 @@ use crate::manifest::{self, Latest, Manifest, RunStatus};
 use crate::memory::{Watch, release_free_memory};
 use crate::quality::{self, SourceCounts};
 use crate::report;
-use crate::scratch;
+use crate::scratch::{self, Scratch};
 use crate::session::{self, Spill, explain_spill_limit, session};
 use crate::sinks::publish::{self, Recovered, Rows, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::cache::Cache;
-use crate::sources::{self, SourceRead};
+use crate::sources::{self, PartKind, SourceRead};
 use crate::storage::{Location, Storage};
 use crate::transforms;
 
@@ -106,7 +106,9 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
         .await?;
     let spill = spill_budget(pipeline, &reads, work_dir.path());
     let ctx = engine_session(pipeline, storage, &spill).await?;
-    let counts = quality::accept(&ctx, &reads, &calendar, work_dir.path()).await?;
+    let scratch = run.scratch(work_dir.path())?;
+    share_staged(&scratch, &reads).await?;
+    let counts = quality::accept(&ctx, &reads, &calendar, &scratch).await?;
     Ok(Accepted {
         ctx,
         calendar,
@@ -182,7 +184,17 @@ pub async fn run(
 struct Model<'a> {
     ctx: &'a SessionContext,
     calendar: &'a Calendar,
-    work_dir: &'a std::path::Path,
+    scratch: &'a Scratch,
+}
+
+/// Makes the staged parts of `reads` readable by their scratch URLs.
+async fn share_staged(scratch: &Scratch, reads: &[SourceRead]) -> Result<()> {
+    for read in reads {
+        for kind in PartKind::ALL {
+            scratch.share(&kind.folder(read.source)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The run's spill folder and budget: `max_spill`, else
@@ -273,6 +285,7 @@ impl Run<'_> {
         crash_point("manifest started")?;
         self.recover(manifest, replaced).await?;
         scratch::sweep_dead_work_dirs(self.pipeline.temp_dir.as_deref());
+        scratch::sweep_shared(self.output, self.run_id).await?;
         let as_of = self.pipeline.params.as_of.0.to_string();
         let mut staging = Staging::new(self.output, &as_of, self.run_id);
         let outcome = self.stages(manifest, &mut staging).await;
@@ -416,13 +429,21 @@ impl Run<'_> {
         let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
         self.watch
             .engine(Arc::clone(&ctx.runtime_env().memory_pool));
+        let scratch = self.scratch(work_dir.path())?;
         let model = Model {
             ctx: &ctx,
             calendar: &calendar,
-            work_dir: work_dir.path(),
+            scratch: &scratch,
         };
-        self.model_stages(manifest, staging, &reads, &model)
-            .await
+        let outcome = async {
+            share_staged(&scratch, &reads).await?;
+            self.model_stages(manifest, staging, &reads, &model).await
+        }
+        .await;
+        if let Err(e) = scratch.remove().await {
+            tracing::warn!("could not remove the run's scratch (the next run does): {e}");
+        }
+        outcome
             .map_err(|e| explain_spill_limit(e, &spill))
             .map_err(|e| match &self.pipeline.engine {
                 Engine::Ballista(scheduler) => cluster::explain(e, scheduler),
@@ -443,10 +464,10 @@ impl Run<'_> {
         let Model {
             ctx,
             calendar,
-            work_dir,
+            scratch,
         } = *model;
         let started = Instant::now();
-        let counts = quality::accept(ctx, reads, calendar, work_dir).await?;
+        let counts = quality::accept(ctx, reads, calendar, scratch).await?;
         manifest.sources = counts
             .iter()
             .map(|(s, c)| (s.to_string(), c.clone()))
@@ -463,7 +484,7 @@ impl Run<'_> {
         let previous = self.previous_run(calendar.as_of).await?;
         quality::volume_gate(&counts, previous.as_ref(), params.max_volume_drop.0.value())?;
 
-        for step in transforms::run(ctx, params, calendar, work_dir, &self.watch).await? {
+        for step in transforms::run(ctx, params, calendar, scratch, &self.watch).await? {
             let stage = format!("model:{}", step.table);
             manifest.stage_took(&stage, step.took, step.memory);
             manifest.plans.push((step.table, step.plan));
@@ -527,6 +548,19 @@ impl Run<'_> {
             ("last_month".to_owned(), calendar.last_month),
         ]);
         calendar
+    }
+
+    /// Where the run's scratch tables are read from: on a cluster, below
+    /// the output, where every executor reaches them.
+    fn scratch(&self, work_dir: &std::path::Path) -> Result<Scratch> {
+        match &self.pipeline.engine {
+            Engine::Local => Ok(Scratch::local(work_dir)),
+            Engine::Ballista(_) => {
+                let scratch = Scratch::shared(work_dir, self.output, self.run_id);
+                tracing::info!("scratch tables shared at {}", scratch.url("")?);
+                Ok(scratch)
+            }
+        }
     }
 
     fn work_dir(&self) -> Result<tempfile::TempDir> {

@@ -6,10 +6,18 @@
 //! and dates delta-encoded (line numbers, file ids and partition dates are
 //! runs or constants, which shrink to almost nothing).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::common::config::{ParquetColumnOptions, TableParquetOptions};
+use object_store::local::LocalFileSystem;
 use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+
+use crate::error::{Error, Result};
+use crate::storage::Location;
 
 /// Rows per row group: a reader holds a row group's columns whole, and
 /// smaller groups split a file more evenly between cores.
@@ -23,10 +31,7 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::None)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for field in schema.fields() {
-        if matches!(
-            field.data_type(),
-            DataType::Int32 | DataType::Int64 | DataType::Date32
-        ) {
+        if delta_encoded(field.data_type()) {
             builder = builder.set_column_encoding(
                 ColumnPath::from(field.name().as_str()),
                 Encoding::DELTA_BINARY_PACKED,
@@ -34,6 +39,35 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
         }
     }
     builder.build()
+}
+
+/// [`writer_properties`] as DataFusion's writer takes them, for the
+/// tables a query writes on the executors.
+pub fn table_options(schema: &Schema) -> TableParquetOptions {
+    let mut options = TableParquetOptions::default();
+    options.global.compression = Some("uncompressed".to_owned());
+    options.global.dictionary_enabled = Some(false);
+    options.global.statistics_enabled = Some("none".to_owned());
+    options.global.max_row_group_size = ROW_GROUP_ROWS;
+    for field in schema.fields() {
+        if delta_encoded(field.data_type()) {
+            let column = ParquetColumnOptions {
+                encoding: Some("delta_binary_packed".to_owned()),
+                ..ParquetColumnOptions::default()
+            };
+            options
+                .column_specific_options
+                .insert(field.name().clone(), column);
+        }
+    }
+    options
+}
+
+fn delta_encoded(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int32 | DataType::Int64 | DataType::Date32
+    )
 }
 
 /// The prefix of a run's work folder; the process id follows it, so that
@@ -79,4 +113,132 @@ pub fn sweep_dead_work_dirs(temp_dir: Option<&str>) -> usize {
         }
     }
     swept
+}
+
+/// The folder, below the output, of the scratch tables runs on a cluster
+/// share ([`Scratch`]): one folder a run, removed when it ends, and by the
+/// next run if it died.
+pub const SHARED: &str = "_scratch";
+
+/// Where a run's scratch tables are read from. On the local engine, its
+/// work folder. On a cluster, `_scratch/<run_id>/` below the output, on the
+/// store every role reaches: an executor reads there what the driver or
+/// another executor wrote, whatever machine it runs on.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    /// This machine's work folder, where the driver writes files first.
+    pub local: PathBuf,
+    /// The shared folder, on a cluster.
+    shared: Option<Location>,
+}
+
+impl Scratch {
+    /// The scratch of a run on this machine alone.
+    pub fn local(work_dir: &Path) -> Scratch {
+        Scratch {
+            local: work_dir.to_path_buf(),
+            shared: None,
+        }
+    }
+
+    /// The scratch of run `run_id` on a cluster writing to `output`.
+    pub fn shared(work_dir: &Path, output: &Location, run_id: &str) -> Scratch {
+        Scratch {
+            local: work_dir.to_path_buf(),
+            shared: Some(output.child(SHARED).child(run_id)),
+        }
+    }
+
+    /// Whether the tables live on the shared store, so that executors, not
+    /// the driver, write the ones a query makes.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The URL DataFusion reads `name` by: a file, or a folder when `name`
+    /// ends in `/`.
+    pub fn url(&self, name: &str) -> Result<String> {
+        let folder = if name.ends_with('/') { "/" } else { "" };
+        Ok(match &self.shared {
+            Some(shared) => format!("{}{folder}", shared.child(name).url()),
+            None => format!("{}{folder}", utf8(&self.local.join(name))?),
+        })
+    }
+
+    /// The location of `name`, to read it through its object store.
+    pub fn location(&self, name: &str) -> Result<Location> {
+        match &self.shared {
+            Some(shared) => Ok(shared.child(name)),
+            None => {
+                let dir = &self.local;
+                let prefix = object_store::path::Path::from_absolute_path(dir)
+                    .map_err(|e| Error::internal(format!("work folder {}: {e}", dir.display())))?;
+                let base =
+                    url::Url::parse("file:///").map_err(|e| Error::internal(e.to_string()))?;
+                Ok(Location {
+                    store: Arc::new(LocalFileSystem::new()),
+                    base,
+                    prefix,
+                }
+                .child(name))
+            }
+        }
+    }
+
+    /// Makes the file or folder `name` of the work folder readable by its
+    /// [`url`](Self::url): on a cluster, uploads every file below it.
+    pub async fn share(&self, name: &str) -> Result<()> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let from = self.local.join(name);
+        for file in files_below(&from)? {
+            let relative = file
+                .strip_prefix(&self.local)
+                .map_err(|e| Error::internal(e.to_string()))?;
+            shared.upload(utf8(relative)?, &file).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the shared folder (the work folder goes when dropped).
+    pub async fn remove(&self) -> Result<()> {
+        match &self.shared {
+            Some(shared) => shared.remove_all().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Removes the shared scratch of every run but `keep` below `output`: the
+/// run that holds the output's lock is the only one alive there.
+pub async fn sweep_shared(output: &Location, keep: &str) -> Result<usize> {
+    let root = output.child(SHARED);
+    let mut swept = 0;
+    for run in root.folders().await? {
+        if run != keep {
+            root.child(&run).remove_all().await?;
+            tracing::info!("removed the scratch of run {run}, which died");
+            swept += 1;
+        }
+    }
+    Ok(swept)
+}
+
+fn utf8(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| Error::internal(format!("work path is not UTF-8: {}", path.display())))
+}
+
+/// The files at or below `path`, in name order.
+fn files_below(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        files.extend(files_below(&entry?.path())?);
+    }
+    files.sort();
+    Ok(files)
 }

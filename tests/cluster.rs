@@ -122,6 +122,10 @@ fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
     }
     let manifest = support::manifest_of(clustered.path());
     assert_eq!(manifest["parameters"]["engine"], engine);
+    assert!(
+        support::files(&clustered.path().join("_scratch")).is_empty(),
+        "the run's shared scratch is removed when it ends"
+    );
     runtime.shutdown_background();
 }
 
@@ -294,6 +298,12 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
         scheduler.log(),
         executors.iter().map(Role::log).collect::<String>()
     );
+    let log = String::from_utf8_lossy(&clustered.stderr);
+    let shared = format!(
+        "scratch tables shared at s3://{}/cluster/_scratch/",
+        crate::s3::BUCKET
+    );
+    assert!(log.contains(&shared), "{log}");
     let local = drive("local".to_owned(), "local").await;
     assert!(
         local.status.success(),
@@ -311,6 +321,8 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
     for (partition, rows) in &expected {
         assert_eq!(&got[partition], rows, "{partition}");
     }
+    let left = crate::s3::keys(&s3, "cluster/_scratch").await;
+    assert!(left.is_empty(), "the run's scratch is removed: {left:?}");
     drop(executors);
     drop(scheduler);
 }

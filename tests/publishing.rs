@@ -396,3 +396,15 @@ fn a_panic_after_the_commit_point_is_finished_by_the_next_run() {
         rolled["run_id"].as_str().unwrap()
     );
 }
+
+#[test]
+fn the_shared_scratch_of_a_run_that_died_is_removed_by_the_next_run() {
+    let out = tempfile::tempdir().unwrap();
+    let dead = out
+        .path()
+        .join("_scratch/20261101T000000Z-deadbeef/staged_billing");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::write(dead.join("part.parquet"), b"left by a killed run").unwrap();
+    ok(cvm_etl(out.path(), &[], None));
+    assert!(files(&out.path().join("_scratch")).is_empty());
+}

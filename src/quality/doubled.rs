@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,7 +34,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
-use object_store::local::LocalFileSystem;
+use object_store::ObjectMeta;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
@@ -42,20 +42,21 @@ use parquet::file::metadata::ParquetMetaData;
 
 use crate::error::{Error, Result};
 use crate::sources::spec;
+use crate::storage::Location;
 
 /// Hashes written to the output a batch at a time.
 const OUT_BATCH: usize = 64 * 1024;
 
-/// Writes the hashes that occur more than once in the keys parts of
-/// `keys_folder` to the Parquet file `out` ([`spec::keys_schema`]), each
+/// Writes the hashes that occur more than once in the keys parts at
+/// `keys` to the local Parquet file `out` ([`spec::keys_schema`]), each
 /// once, in ascending order; returns how many.
-pub async fn write_doubled(ctx: &SessionContext, keys_folder: &Path, out: &Path) -> Result<u64> {
+pub async fn write_doubled(ctx: &SessionContext, keys: &Location, out: &Path) -> Result<u64> {
     let schema = spec::keys_schema();
     let props = crate::scratch::writer_properties(&schema);
     let mut writer = ArrowWriter::try_new(File::create(out)?, Arc::clone(&schema), Some(props))?;
     let mut doubled = Vec::new();
     let mut written = 0;
-    if let Some(mut merged) = merge(ctx, &parts(keys_folder)?).await? {
+    if let Some(mut merged) = merge(ctx, keys).await? {
         let mut previous: Option<u64> = None;
         let mut counted = false;
         while let Some(batch) = merged.next().await {
@@ -89,33 +90,32 @@ fn flush(writer: &mut ArrowWriter<File>, hashes: &mut Vec<u64>) -> Result<u64> {
     Ok(n)
 }
 
-/// The keys parts in `folder`, in name order.
-fn parts(folder: &Path) -> Result<Vec<PathBuf>> {
-    let mut parts = Vec::new();
-    for entry in std::fs::read_dir(folder)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "parquet") {
-            parts.push(path);
-        }
-    }
-    parts.sort();
+/// The keys parts at `keys`, in name order.
+async fn parts(keys: &Location) -> Result<Vec<ObjectMeta>> {
+    let mut parts: Vec<ObjectMeta> = keys
+        .store
+        .list(Some(&keys.prefix))
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| Error::storage(format!("listing {keys}"), e))?
+        .into_iter()
+        .filter(|m| m.location.extension() == Some("parquet"))
+        .collect();
+    parts.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(parts)
 }
 
 /// The hashes of every run of every part, in one ascending stream; None
 /// when no part holds a hash.
-async fn merge(
-    ctx: &SessionContext,
-    parts: &[PathBuf],
-) -> Result<Option<SendableRecordBatchStream>> {
+async fn merge(ctx: &SessionContext, keys: &Location) -> Result<Option<SendableRecordBatchStream>> {
     let schema = spec::keys_schema();
     let batch_size = ctx.state().config().batch_size();
     // Read through the object store, which opens the file for each read: a
     // stream per run must not hold a file open each.
-    let readers = DefaultParquetFileReaderFactory::new(Arc::new(LocalFileSystem::new()));
+    let readers = DefaultParquetFileReaderFactory::new(Arc::clone(&keys.store));
     let mut streams = Vec::new();
-    for path in parts {
-        streams.extend(run_streams(&readers, path, batch_size).await?);
+    for part in parts(keys).await? {
+        streams.extend(run_streams(&readers, part, batch_size).await?);
     }
     if streams.is_empty() {
         return Ok(None);
@@ -141,13 +141,11 @@ async fn merge(
 /// One keys part, a stream for each of its sorted runs.
 async fn run_streams(
     readers: &DefaultParquetFileReaderFactory,
-    path: &Path,
+    part: ObjectMeta,
     batch_size: usize,
 ) -> Result<Vec<SendableRecordBatchStream>> {
-    let name = path
-        .to_str()
-        .ok_or_else(|| Error::internal(format!("not UTF-8: {}", path.display())))?;
-    let file = PartitionedFile::new(name, std::fs::metadata(path)?.len());
+    let name = part.location.to_string();
+    let file = PartitionedFile::from(part);
     let metrics = ExecutionPlanMetricsSet::new();
     let reader = || {
         Ok::<_, Error>(StoreReader(readers.create_reader(
@@ -165,9 +163,7 @@ async fn run_streams(
         .map(|g| g.num_rows())
         .collect();
     let mut streams = Vec::new();
-    for row_groups in
-        runs(&sizes).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?
-    {
+    for row_groups in runs(&sizes).map_err(|e| Error::internal(format!("{name}: {e}")))? {
         let stream =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader()?, metadata.clone())
                 .with_row_groups(row_groups)
@@ -260,7 +256,10 @@ mod tests {
         // Two rows a batch, so that runs of equal hashes cross batches.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_batch_size(2));
         let out = dir.path().join("doubled.parquet");
-        let n = write_doubled(&ctx, &keys, &out).await.unwrap();
+        let scratch = crate::scratch::Scratch::local(dir.path());
+        let n = write_doubled(&ctx, &scratch.location("keys").unwrap(), &out)
+            .await
+            .unwrap();
         let batches = ctx
             .read_parquet(out.to_str().unwrap(), Default::default())
             .await

@@ -7,7 +7,6 @@ mod doubled;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
@@ -27,7 +26,8 @@ use crate::calendar::Calendar;
 use crate::calendar::date32;
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
-use crate::sources::{self, SourceRead, spec};
+use crate::scratch::Scratch;
+use crate::sources::{self, PartKind, SourceRead, spec};
 
 /// The duplicate_key check of each source, in SQL.
 fn duplicates_sql(source: SourceName) -> &'static str {
@@ -64,13 +64,13 @@ pub async fn accept(
     ctx: &SessionContext,
     reads: &[SourceRead],
     calendar: &Calendar,
-    work_dir: &FsPath,
+    scratch: &Scratch,
 ) -> Result<BTreeMap<SourceName, SourceCounts>> {
     let mut counts = BTreeMap::new();
     for read in reads {
         counts.insert(
             read.source,
-            accept_source(ctx, read, calendar, work_dir).await?,
+            accept_source(ctx, read, calendar, scratch).await?,
         );
     }
     Ok(counts)
@@ -80,7 +80,7 @@ async fn accept_source(
     ctx: &SessionContext,
     read: &SourceRead,
     calendar: &Calendar,
-    work_dir: &FsPath,
+    scratch: &Scratch,
 ) -> Result<SourceCounts> {
     let source = read.source;
     // A staged part names its file by its folder, `_file_id=<i>/`.
@@ -88,15 +88,16 @@ async fn accept_source(
     let staged_options = ParquetReadOptions::default()
         .schema(&staged_schema)
         .table_partition_cols(vec![(spec::FILE_ID.to_owned(), DataType::Int32)]);
+    let folder = |kind: PartKind| scratch.url(&format!("{}/", kind.folder(source)));
     ctx.register_parquet(
         format!("staged_{source}"),
-        &folder_url(&read.folders.staged)?,
+        &folder(PartKind::Staged)?,
         staged_options,
     )
     .await?;
     ctx.register_parquet(
         format!("row_rejected_{source}"),
-        path_str(&read.folders.rejected)?,
+        &folder(PartKind::Rejected)?,
         ParquetReadOptions::default(),
     )
     .await?;
@@ -105,11 +106,13 @@ async fn accept_source(
         vec![vec![sources::files_batch(read)?]],
     )?;
     ctx.register_table(format!("files_{source}"), Arc::new(files))?;
-    let doubled = work_dir.join(format!("doubled_{source}.parquet"));
-    doubled::write_doubled(ctx, &read.folders.keys, &doubled).await?;
+    let doubled = format!("doubled_{source}.parquet");
+    let keys = scratch.location(&PartKind::Keys.folder(source))?;
+    doubled::write_doubled(ctx, &keys, &scratch.local.join(&doubled)).await?;
+    scratch.share(&doubled).await?;
     ctx.register_parquet(
         format!("doubled_{source}"),
-        path_str(&doubled)?,
+        &scratch.url(&doubled)?,
         ParquetReadOptions::default(),
     )
     .await?;
@@ -117,10 +120,10 @@ async fn accept_source(
     // and a small table with exact statistics is what the planner holds in
     // memory for the joins.
     let duplicates = format!("duplicates_{source}");
-    materialize(ctx, duplicates_sql(source), &duplicates, work_dir).await?;
+    materialize(ctx, duplicates_sql(source), &duplicates, scratch).await?;
     let whole = format!("whole_rejected_{source}");
-    let whole_rows = materialize(ctx, quality_sql(source), &whole, work_dir).await?;
-    register_raw(ctx, read, &whole, work_dir).await?;
+    let whole_rows = materialize(ctx, quality_sql(source), &whole, scratch).await?;
+    register_raw(ctx, read, &whole, scratch).await?;
 
     // Accepted: every staged row the whole-source checks did not reject.
     let staged = ctx.table(format!("staged_{source}")).await?;
@@ -161,25 +164,26 @@ async fn accept_source(
     Ok(counts)
 }
 
-/// Runs `sql` into a scratch Parquet file registered as `name`; returns
-/// its row count.
+/// Runs `sql` into a scratch Parquet file registered as `name` (written
+/// where the query runs: on a cluster, by an executor); returns its row
+/// count.
 async fn materialize(
     ctx: &SessionContext,
     sql: &str,
     name: &str,
-    work_dir: &FsPath,
+    scratch: &Scratch,
 ) -> Result<u64> {
-    let path = work_dir.join(format!("{name}.parquet"));
+    let url = scratch.url(&format!("{name}.parquet"))?;
     let written = ctx
         .sql(sql)
         .await?
         .write_parquet(
-            path_str(&path)?,
+            &url,
             DataFrameWriteOptions::new().with_single_file_output(true),
             None,
         )
         .await?;
-    ctx.register_parquet(name, path_str(&path)?, ParquetReadOptions::default())
+    ctx.register_parquet(name, &url, ParquetReadOptions::default())
         .await?;
     // The writer answers with one row: the count of rows written.
     let count = written
@@ -195,10 +199,11 @@ async fn register_raw(
     ctx: &SessionContext,
     read: &SourceRead,
     whole: &str,
-    work_dir: &FsPath,
+    scratch: &Scratch,
 ) -> Result<()> {
     let name = format!("whole_raw_{}", read.source);
-    let path = work_dir.join(format!("{name}.parquet"));
+    let scratch_file = format!("{name}.parquet");
+    let path = scratch.local.join(&scratch_file);
     let schema = spec::raw_schema();
     let props = crate::scratch::writer_properties(&schema);
     let mut writer = ArrowWriter::try_new(File::create(&path)?, schema, Some(props))?;
@@ -232,19 +237,14 @@ async fn register_raw(
         writer.write(&sources::raw_records(read, done, &wanted).await?)?;
     }
     writer.close()?;
-    ctx.register_parquet(&name, path_str(&path)?, ParquetReadOptions::default())
-        .await?;
+    scratch.share(&scratch_file).await?;
+    ctx.register_parquet(
+        &name,
+        &scratch.url(&scratch_file)?,
+        ParquetReadOptions::default(),
+    )
+    .await?;
     Ok(())
-}
-
-/// A local folder as DataFusion lists one: with its trailing slash.
-fn folder_url(path: &FsPath) -> Result<String> {
-    Ok(format!("{}/", path_str(path)?.trim_end_matches('/')))
-}
-
-fn path_str(path: &FsPath) -> Result<&str> {
-    path.to_str()
-        .ok_or_else(|| Error::internal(format!("work path is not UTF-8: {}", path.display())))
 }
 
 async fn whole_source_rejections(ctx: &SessionContext, whole: &str) -> Result<Vec<(String, u64)>> {

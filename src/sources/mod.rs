@@ -41,7 +41,7 @@ use crate::progress;
 use crate::storage::Location;
 use cache::{Cache, Key};
 use record::RecordSink;
-pub use stage_sink::Folders;
+pub use stage_sink::{Folders, PartKind};
 use stage_sink::{Checked, Parts, StageSink};
 use validate::{CheckContext, Checker};
 

@@ -30,13 +30,36 @@ pub struct Folders {
     pub keys: PathBuf,
 }
 
+/// The three kinds of part a file is staged into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    Staged,
+    Rejected,
+    Keys,
+}
+
+impl PartKind {
+    pub const ALL: [PartKind; 3] = [PartKind::Staged, PartKind::Rejected, PartKind::Keys];
+
+    /// The folder of `source`'s parts of this kind, below a work folder
+    /// or a run's scratch.
+    pub fn folder(self, source: SourceName) -> String {
+        let kind = match self {
+            PartKind::Staged => "staged",
+            PartKind::Rejected => "rejected",
+            PartKind::Keys => "keys",
+        };
+        format!("{kind}_{source}")
+    }
+}
+
 impl Folders {
     /// The folders of `source` below `work_dir`, created.
     pub fn create(work_dir: &Path, source: SourceName) -> Result<Folders> {
         let folders = Folders {
-            staged: work_dir.join(format!("staged_{source}")),
-            rejected: work_dir.join(format!("rejected_{source}")),
-            keys: work_dir.join(format!("keys_{source}")),
+            staged: work_dir.join(PartKind::Staged.folder(source)),
+            rejected: work_dir.join(PartKind::Rejected.folder(source)),
+            keys: work_dir.join(PartKind::Keys.folder(source)),
         };
         for folder in [&folders.staged, &folders.rejected, &folders.keys] {
             std::fs::create_dir_all(folder)?;

@@ -3,18 +3,21 @@
 //! Each file computes one table named after it (`34_customer_class.sql` →
 //! `customer_class`). A table is computed once and kept as scratch Parquet
 //! (one file per partition of the plan, written in parallel), so the later
-//! steps and the sinks read it instead of recomputing it.
+//! steps and the sinks read it instead of recomputing it. On a cluster the
+//! executors write it to the run's shared scratch, never through the driver.
 
 pub mod exact;
 pub mod params;
 pub mod ranges;
 pub mod rational;
 
-use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -23,6 +26,7 @@ use crate::calendar::Calendar;
 use crate::config::Params;
 use crate::error::{Error, Result};
 use crate::memory::{Peak, Watch};
+use crate::scratch::{self, Scratch};
 
 /// One step of the model: the table it computes, its SQL, and the keys query
 /// that names the keys its ranks are range-partitioned by ([`ranges`]).
@@ -119,7 +123,7 @@ pub async fn run(
     ctx: &SessionContext,
     params: &Params,
     calendar: &Calendar,
-    work_dir: &Path,
+    scratch: &Scratch,
     watch: &Watch,
 ) -> Result<Vec<StepReport>> {
     for udf in functions() {
@@ -144,13 +148,7 @@ pub async fn run(
             .await
             .and_then(|df| df.with_param_values(values))
             .map_err(|e| Error::internal(format!("planning sql/model step {table}: {e}")))?;
-        let path = work_dir.join(format!("model_{table}"));
-        let path = path
-            .to_str()
-            .ok_or_else(|| Error::internal("work path is not UTF-8"))?
-            .to_owned();
-        let plan = df.create_physical_plan().await?;
-        write_table(ctx, table, Arc::clone(&plan), &path).await?;
+        let plan = write_table(ctx, table, df, scratch).await?;
         crate::memory::release_free_memory();
         steps.push(StepReport {
             table: table.to_string(),
@@ -164,16 +162,44 @@ pub async fn run(
     Ok(steps)
 }
 
-/// Writes a step's table as scratch Parquet at `path` and registers it.
+/// Writes a step's table as scratch Parquet and registers it; returns the
+/// plan that ran. On this machine, a file for each partition of the plan;
+/// on a cluster, the executors write it (a `COPY` to the shared scratch).
 async fn write_table(
     ctx: &SessionContext,
     table: &str,
-    plan: Arc<dyn ExecutionPlan>,
-    path: &str,
-) -> Result<()> {
-    let props = crate::scratch::writer_properties(&plan.schema());
-    ctx.write_parquet(plan, path, Some(props)).await?;
-    ctx.register_parquet(table, path, ParquetReadOptions::default())
-        .await?;
-    Ok(())
+    df: DataFrame,
+    scratch: &Scratch,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let folder = format!("model_{table}");
+    let options = scratch::table_options(df.schema().as_arrow());
+    let plan = if scratch.is_shared() {
+        let format = Arc::new(ParquetFormatFactory::new_with_options(options));
+        let copy = LogicalPlanBuilder::copy_to(
+            df.logical_plan().clone(),
+            scratch.url(&format!("{folder}/"))?,
+            format_as_file_type(format),
+            Default::default(),
+            Vec::new(),
+        )?
+        .build()?;
+        let plan = DataFrame::new(ctx.state(), copy)
+            .create_physical_plan()
+            .await?;
+        datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx()).await?;
+        plan
+    } else {
+        let plan = df.create_physical_plan().await?;
+        let props = scratch::writer_properties(&plan.schema());
+        ctx.write_parquet(Arc::clone(&plan), scratch.url(&folder)?, Some(props))
+            .await?;
+        plan
+    };
+    ctx.register_parquet(
+        table,
+        &scratch.url(&format!("{folder}/"))?,
+        ParquetReadOptions::default(),
+    )
+    .await?;
+    Ok(plan)
 }
