@@ -29,7 +29,7 @@ use crate::session::{self, Spill, explain_spill_limit, session};
 use crate::sinks::publish::{self, Recovered, Rows, Staging};
 use crate::sinks::{self, partition};
 use crate::sources::cache::Cache;
-use crate::sources::{self, PartKind, SourceRead};
+use crate::sources::{self, SourceRead};
 use crate::storage::{Location, Storage};
 use crate::transforms;
 
@@ -100,14 +100,11 @@ pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Acc
     );
     let calendar = run.calendar(&mut manifest);
     let work_dir = run.work_dir()?;
-    // No cache: this reads without writing anything.
-    let reads = run
-        .read_sources(&calendar, work_dir.path(), &mut manifest, None)
-        .await?;
-    let spill = spill_budget(pipeline, &reads, work_dir.path());
-    let ctx = engine_session(pipeline, storage, &spill).await?;
     let scratch = run.scratch(work_dir.path())?;
-    share_staged(&scratch, &reads).await?;
+    // No cache: this reads without writing anything.
+    let (reads, ctx, _) = run
+        .read_sources(&calendar, &scratch, &mut manifest, false)
+        .await?;
     let counts = quality::accept(&ctx, &reads, &calendar, &scratch).await?;
     Ok(Accepted {
         ctx,
@@ -187,20 +184,14 @@ struct Model<'a> {
     scratch: &'a Scratch,
 }
 
-/// Makes the staged parts of `reads` readable by their scratch URLs.
-async fn share_staged(scratch: &Scratch, reads: &[SourceRead]) -> Result<()> {
-    for read in reads {
-        for kind in PartKind::ALL {
-            scratch.share(&kind.folder(read.source)).await?;
-        }
-    }
-    Ok(())
+/// The bytes of the files `planned` reads.
+fn input_bytes(planned: &[sources::Planned]) -> u64 {
+    planned.iter().flat_map(|p| &p.files).map(|f| f.size).sum()
 }
 
 /// The run's spill folder and budget: `max_spill`, else
-/// [`default_max_spill`] of the bytes of the files read.
-fn spill_budget(pipeline: &Pipeline, reads: &[SourceRead], work_dir: &std::path::Path) -> Spill {
-    let input: u64 = reads.iter().flat_map(|r| &r.files).map(|f| f.size).sum();
+/// [`default_max_spill`] of the `input` bytes of the files to read.
+fn spill_budget(pipeline: &Pipeline, input: u64, work_dir: &std::path::Path) -> Spill {
     Spill {
         dir: work_dir.to_path_buf(),
         max_bytes: pipeline
@@ -402,53 +393,50 @@ impl Run<'_> {
     }
 
     async fn stages(&self, manifest: &mut Manifest, staging: &mut Staging) -> Result<()> {
-        let calendar = self.calendar(manifest);
         let work_dir = self.work_dir()?;
-
-        // The lock and recovery are not a stage of their own.
-        self.watch.mark();
-        let started = Instant::now();
-        let cache = if self.pipeline.cache {
-            Some(Arc::new(self.cache().await))
-        } else {
-            None
-        };
-        let reads = self
-            .read_sources(&calendar, work_dir.path(), manifest, cache.as_ref())
-            .await?;
-        if let Some(cache) = cache {
-            if let Err(e) = cache.evict().await {
-                tracing::warn!("staging cache: not cleaned: {e}");
-            }
-            manifest.cache = Some(cache.counts());
-        }
-        manifest.stage_done("sources", started, &self.watch);
-        release_free_memory();
-
-        let spill = spill_budget(self.pipeline, &reads, work_dir.path());
-        let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
-        self.watch
-            .engine(Arc::clone(&ctx.runtime_env().memory_pool));
         let scratch = self.scratch(work_dir.path())?;
-        let model = Model {
-            ctx: &ctx,
-            calendar: &calendar,
-            scratch: &scratch,
-        };
-        let outcome = async {
-            share_staged(&scratch, &reads).await?;
-            self.model_stages(manifest, staging, &reads, &model).await
-        }
-        .await;
+        let outcome = self.in_scratch(manifest, staging, &scratch).await;
         if let Err(e) = scratch.remove().await {
             tracing::warn!("could not remove the run's scratch (the next run does): {e}");
         }
         outcome
+    }
+
+    async fn in_scratch(
+        &self,
+        manifest: &mut Manifest,
+        staging: &mut Staging,
+        scratch: &Scratch,
+    ) -> Result<()> {
+        let calendar = self.calendar(manifest);
+        // The lock and recovery are not a stage of their own.
+        self.watch.mark();
+        let started = Instant::now();
+        let (reads, ctx, spill) = self
+            .read_sources(&calendar, scratch, manifest, self.pipeline.cache)
+            .await?;
+        manifest.stage_done("sources", started, &self.watch);
+        release_free_memory();
+
+        self.watch
+            .engine(Arc::clone(&ctx.runtime_env().memory_pool));
+        let model = Model {
+            ctx: &ctx,
+            calendar: &calendar,
+            scratch,
+        };
+        self.model_stages(manifest, staging, &reads, &model)
+            .await
             .map_err(|e| explain_spill_limit(e, &spill))
-            .map_err(|e| match &self.pipeline.engine {
-                Engine::Ballista(scheduler) => cluster::explain(e, scheduler),
-                Engine::Local => e,
-            })
+            .map_err(|e| self.explain(e))
+    }
+
+    /// A cluster's failure named as one (exit 5).
+    fn explain(&self, error: Error) -> Error {
+        match &self.pipeline.engine {
+            Engine::Ballista(scheduler) => cluster::explain(error, scheduler),
+            Engine::Local => error,
+        }
     }
 
     /// From the read rows to the staged outputs and report, in the run's
@@ -568,38 +556,70 @@ impl Run<'_> {
             .map_err(|e| Error::config(format!("cannot create a work folder: {e}")))
     }
 
+    /// Lists the sources and reads them, here or on the cluster, into the
+    /// scratch; the session the model then runs in, and its spill budget.
     async fn read_sources(
         &self,
         calendar: &Calendar,
-        work_dir: &std::path::Path,
+        scratch: &Scratch,
         manifest: &mut Manifest,
-        cache: Option<&Arc<Cache>>,
-    ) -> Result<Vec<SourceRead>> {
-        // The sources are read at once, so that one source's last big file
-        // does not leave the other cores idle; errors are reported in source
-        // order, whichever came first.
-        let reading = SourceName::ALL.map(|source| async move {
+        cache: bool,
+    ) -> Result<(Vec<SourceRead>, SessionContext, Spill)> {
+        let mut planned = Vec::new();
+        for source in SourceName::ALL {
             let settings = &self.pipeline.sources[&source];
             let location = self.storage.location(&settings.path)?;
-            sources::read_source(
-                source,
-                settings,
-                &location,
-                calendar,
-                &self.pipeline.params,
-                work_dir,
-                cache.cloned(),
-            )
-            .await
-        });
-        let mut reads = Vec::new();
-        for read in futures::future::join_all(reading).await {
-            let read = read?;
+            let params = &self.pipeline.params;
+            planned
+                .push(sources::plan_source(source, settings, &location, calendar, params).await?);
+        }
+        let spill = spill_budget(self.pipeline, input_bytes(&planned), &scratch.local);
+        let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
+        let reads = match &self.pipeline.engine {
+            Engine::Local => self.read_here(planned, scratch, manifest, cache).await?,
+            Engine::Ballista(_) => {
+                cluster::read::read_sources(&ctx, planned, &scratch.location("")?)
+                    .await
+                    .map_err(|e| self.explain(e))?
+            }
+        };
+        for read in &reads {
             for warning in &read.warnings {
                 tracing::warn!("{warning}");
             }
-            manifest.add_inputs(&read);
-            reads.push(read);
+            manifest.add_inputs(read);
+        }
+        Ok((reads, ctx, spill))
+    }
+
+    /// Reads the `planned` sources in this process, into the scratch's work
+    /// folder, with the staging cache when `cache`.
+    async fn read_here(
+        &self,
+        planned: Vec<sources::Planned>,
+        scratch: &Scratch,
+        manifest: &mut Manifest,
+        cache: bool,
+    ) -> Result<Vec<SourceRead>> {
+        let cache = match cache {
+            true => Some(Arc::new(self.cache().await)),
+            false => None,
+        };
+        // The sources are read at once, so that one source's last big file
+        // does not leave the other cores idle; errors are reported in source
+        // order, whichever came first.
+        let reading = planned
+            .into_iter()
+            .map(|p| sources::read_planned(p, &scratch.local, cache.clone()));
+        let reads = futures::future::join_all(reading)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(cache) = cache {
+            if let Err(e) = cache.evict().await {
+                tracing::warn!("staging cache: not cleaned: {e}");
+            }
+            manifest.cache = Some(cache.counts());
         }
         Ok(reads)
     }

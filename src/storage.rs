@@ -27,6 +27,18 @@ pub struct Location {
 }
 
 impl Location {
+    /// The location at `url`, served by `store` (a role that has the
+    /// store from its own registry).
+    pub fn at(url: &Url, store: Arc<dyn ObjectStore>) -> Result<Location> {
+        let prefix = Path::from_url_path(url.path())
+            .map_err(|e| Error::internal(format!("invalid location '{url}': {e}")))?;
+        Ok(Location {
+            store,
+            base: base_of(url),
+            prefix,
+        })
+    }
+
     /// The location of `relative` (slash-separated) below this one.
     pub fn child(&self, relative: &str) -> Location {
         let mut prefix = self.prefix.clone();

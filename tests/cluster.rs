@@ -176,6 +176,26 @@ impl Drop for Role {
     }
 }
 
+/// The input files the manifest of the one run under `prefix` lists.
+async fn inputs_of_run(s3: &std::sync::Arc<dyn object_store::ObjectStore>, prefix: &str) -> usize {
+    use object_store::ObjectStoreExt;
+    let runs: Vec<String> = crate::s3::keys(s3, &format!("{prefix}/_runs"))
+        .await
+        .into_iter()
+        .filter(|k| k.ends_with(".json") && !k.ends_with("latest.json"))
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let bytes = s3
+        .get(&object_store::path::Path::from(runs[0].as_str()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    manifest["inputs"].as_array().unwrap().len()
+}
+
 /// The published partitions under `prefix` of the store, with their rows
 /// (every part file of a partition, in name order; the report left out).
 async fn s3_contents(
@@ -304,6 +324,27 @@ async fn three_processes_on_s3_publish_what_a_local_run_publishes() {
         crate::s3::BUCKET
     );
     assert!(log.contains(&shared), "{log}");
+    let read: usize = executors
+        .iter()
+        .flat_map(|e| {
+            let log = e.log();
+            let lines: Vec<usize> = log
+                .lines()
+                .filter_map(|l| {
+                    l.split("read ")
+                        .nth(1)?
+                        .split(" files (group")
+                        .next()?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            lines
+        })
+        .sum();
+    let inputs = inputs_of_run(&s3, "cluster").await;
+    assert!(inputs > 10, "{inputs}");
+    assert_eq!(read, inputs, "every input file read once, by an executor");
     let local = drive("local".to_owned(), "local").await;
     assert!(
         local.status.success(),

@@ -1,14 +1,17 @@
-//! The plan codec of all three roles: Ballista's, plus our in-memory tables.
+//! The plan codecs of all three roles: Ballista's, plus our in-memory
+//! tables and the reading of the sources.
 //!
 //! The small tables a run builds in memory (the listed files of a source,
 //! the scenarios, the tier policy) are `MemTable`s, which DataFusion's
 //! protobuf form cannot carry. They travel inside the plan as Arrow IPC
 //! streams, one per partition, after a marker that tells them from the
-//! tables Ballista encodes itself.
+//! tables Ballista encodes itself. A source's files to read
+//! ([`read::SourceFiles`], and the [`read::ReadSourceExec`] it plans to)
+//! travel as the JSON of their [`read::Job`], after a marker of their own.
 
 use std::sync::Arc;
 
-use ballista_core::serde::BallistaLogicalExtensionCodec;
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -19,10 +22,17 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+
+use super::read;
 
 /// What starts an encoded `MemTable`; the version is in it.
 const MARKER: &[u8] = b"cvm-etl:memtable:1\n";
+
+/// What starts an encoded source reading, as a table or as a plan.
+const READ_MARKER: &[u8] = b"cvm-etl:read-source:1\n";
 
 /// Ballista's logical codec with `MemTable`s added.
 #[derive(Debug, Default)]
@@ -51,6 +61,10 @@ impl LogicalExtensionCodec for Codec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
+        if let Some(job) = buf.strip_prefix(READ_MARKER) {
+            let job = read::Job::from_bytes(job)?;
+            return Ok(Arc::new(read::SourceFiles { job }));
+        }
         match buf.strip_prefix(MARKER) {
             Some(partitions) => Ok(Arc::new(decode_partitions(partitions, schema)?)),
             None => self
@@ -65,6 +79,11 @@ impl LogicalExtensionCodec for Codec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
+        if let Some(files) = node.downcast_ref::<read::SourceFiles>() {
+            buf.extend_from_slice(READ_MARKER);
+            buf.extend_from_slice(&files.job.to_bytes()?);
+            return Ok(());
+        }
         match node.downcast_ref::<MemTable>() {
             Some(table) => encode_partitions(table, buf),
             None => self
@@ -87,6 +106,45 @@ impl LogicalExtensionCodec for Codec {
         node: Arc<dyn FileFormatFactory>,
     ) -> Result<()> {
         self.ballista.try_encode_file_format(buf, node)
+    }
+}
+
+/// Ballista's physical codec with the reading of the sources added.
+#[derive(Debug, Default)]
+pub struct PhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for PhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match buf.strip_prefix(READ_MARKER) {
+            Some(job) => Ok(Arc::new(read::ReadSourceExec::new(read::Job::from_bytes(
+                job,
+            )?))),
+            None => self.ballista.try_decode(buf, inputs, ctx, proto_converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match node.downcast_ref::<read::ReadSourceExec>() {
+            Some(exec) => {
+                buf.extend_from_slice(READ_MARKER);
+                buf.extend_from_slice(&exec.job.to_bytes()?);
+                Ok(())
+            }
+            None => self.ballista.try_encode(node, buf, proto_converter),
+        }
     }
 }
 

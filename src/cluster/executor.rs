@@ -75,6 +75,7 @@ pub async fn serve(options: Options) -> Result<()> {
         override_runtime_producer: Some(runtime_producer),
         override_config_producer: Some(config_producer),
         override_logical_codec: Some(Arc::new(super::codec::Codec::default())),
+        override_physical_codec: Some(Arc::new(super::codec::PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(process))

@@ -26,6 +26,7 @@
 
 pub mod codec;
 pub mod executor;
+pub mod read;
 pub mod scheduler;
 mod stores;
 
@@ -52,6 +53,7 @@ pub fn config() -> SessionConfig {
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::new(codec::Codec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()))
 }
 
 /// A role's session state on `runtime`: Ballista's defaults (DataFusion's

@@ -51,6 +51,7 @@ pub async fn serve(bind: &Endpoint, ready: impl FnOnce(SocketAddr)) -> Result<()
         override_session_builder: Some(session_builder),
         override_config_producer: Some(config_producer),
         override_logical_codec: Some(Arc::new(super::codec::Codec::default())),
+        override_physical_codec: Some(Arc::new(super::codec::PhysicalCodec::default())),
         ..SchedulerConfig::default()
     };
     let server = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))

@@ -75,7 +75,7 @@ pub struct Overrides {
 }
 
 /// A resolved source: where it lives and how its text is encoded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceSettings {
     pub path: String,
     pub encoding: Encoding,

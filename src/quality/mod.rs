@@ -95,10 +95,12 @@ async fn accept_source(
         staged_options,
     )
     .await?;
+    // With its schema given: a source without files has no part.
+    let rejected_schema = spec::rejected_schema();
     ctx.register_parquet(
         format!("row_rejected_{source}"),
         &folder(PartKind::Rejected)?,
-        ParquetReadOptions::default(),
+        ParquetReadOptions::default().schema(&rejected_schema),
     )
     .await?;
     let files = MemTable::try_new(

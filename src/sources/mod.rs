@@ -26,8 +26,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use futures::StreamExt;
 use object_store::{GetOptions, ObjectMeta};
+use serde::{Deserialize, Serialize};
 
 pub use csv::{REDACTED, WITHHELD};
 pub use listing::{Format, InputFile};
@@ -41,8 +43,8 @@ use crate::progress;
 use crate::storage::Location;
 use cache::{Cache, Key};
 use record::RecordSink;
-pub use stage_sink::{Folders, PartKind};
-use stage_sink::{Checked, Parts, StageSink};
+use stage_sink::{Checked, StageSink};
+pub use stage_sink::{Folders, PartKind, Parts};
 use validate::{CheckContext, Checker};
 
 /// What reading one source produced.
@@ -60,97 +62,141 @@ pub struct SourceRead {
     /// Rows rejected by the row checks, by reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
-    /// The local Parquet folders of the rows that passed the row checks,
-    /// of those that failed them, and of the passed rows' sorted key hashes.
-    pub folders: Folders,
 }
 
-/// Lists, selects and reads one source for the run date, taking what it
-/// can from `cache` (see [`cache`]).
-pub async fn read_source(
+/// A source's files for the run date, listed, chosen and found ready,
+/// before any is read: what the driver hands to whoever reads them.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub source: SourceName,
+    pub location: Location,
+    pub settings: SourceSettings,
+    pub max_record_bytes: usize,
+    pub currency: String,
+    pub as_of: NaiveDate,
+    /// A file's `_file_id` is its index here.
+    pub files: Vec<InputFile>,
+    pub warnings: Vec<String>,
+}
+
+/// What staging one file found: its counts, as the run records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStaged {
+    pub file_id: i32,
+    pub records: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub extra_columns: BTreeSet<String>,
+    /// A CSV file without a header line.
+    pub empty: bool,
+}
+
+/// Lists and chooses the files of `source` for the run date, and checks
+/// that what the run needs has been delivered.
+pub async fn plan_source(
     source: SourceName,
     settings: &SourceSettings,
     location: &Location,
     calendar: &Calendar,
     params: &Params,
-    work_dir: &FsPath,
-    cache: Option<Arc<Cache>>,
-) -> Result<SourceRead> {
+) -> Result<Planned> {
     let metas = listing::list(location).await?;
     let selection = listing::select(source, location, &metas, calendar);
     check_ready(source, location, &selection, calendar, params)?;
-    let max_record_bytes = usize::try_from(params.max_record_bytes.0).unwrap_or(usize::MAX);
-    let mut read = SourceRead {
-        source,
-        origin: location.clone(),
-        settings: settings.clone(),
-        max_record_bytes,
-        files: Vec::new(),
-        rows_read: 0,
-        rejected_by_reason: BTreeMap::new(),
-        warnings: selection.warnings,
-        folders: Folders::create(work_dir, source)?,
-    };
+    let mut warnings = selection.warnings;
     if !selection.exists && source != SourceName::Customers {
-        read.warnings
-            .push(format!("{source}: nothing at {location}; reading no rows"));
+        warnings.push(format!("{source}: nothing at {location}; reading no rows"));
     }
-    stage_sink::write_empty_rejected(&read.folders.rejected)?;
-    let mut extra = BTreeSet::new();
+    Ok(Planned {
+        source,
+        location: location.clone(),
+        settings: settings.clone(),
+        max_record_bytes: usize::try_from(params.max_record_bytes.0).unwrap_or(usize::MAX),
+        currency: params.currency.clone(),
+        as_of: calendar.as_of,
+        files: selection.files,
+        warnings,
+    })
+}
+
+/// Reads the files of `planned` on this machine, staging their parts
+/// below `work_dir` and taking what it can from `cache` (see [`cache`]).
+pub async fn read_planned(
+    planned: Planned,
+    work_dir: &FsPath,
+    cache: Option<Arc<Cache>>,
+) -> Result<SourceRead> {
+    let source = planned.source;
+    let folders = Folders::create(work_dir, source)?;
     // Files are read in parallel, one task and one set of staging parts
     // each; two tasks a core, since a task now and then waits for its next
     // chunk or for a write, and the other keeps the core busy meanwhile.
     let parallel = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
-    let tasks: Vec<FileTask> = selection
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| FileTask {
-            source,
-            location: location.clone(),
-            file: file.clone(),
-            settings: settings.clone(),
-            max_record_bytes,
-            currency: params.currency.clone(),
-            as_of: calendar.as_of,
-            folders: read.folders.clone(),
-            file_id: i as i32,
-            cache: cache.clone(),
-        })
+    let tasks: Vec<FileTask> = (0..planned.files.len())
+        .map(|i| FileTask::of(&planned, i, cache.clone()))
         .collect();
-    let bytes = selection.files.iter().map(|f| f.size).sum();
+    let bytes = planned.files.iter().map(|f| f.size).sum();
     progress::start(&format!("reading {source}"), tasks.len() as u64, bytes);
     // Spawned lazily, `parallel` at a time, so memory stays bounded.
     let mut done = futures::stream::iter(tasks)
-        .map(|t| tokio::spawn(t.run()))
+        .map(|t| {
+            let parts = Parts::of(&folders, t.file_id);
+            tokio::spawn(async move { t.run(&parts?).await })
+        })
         .buffered(parallel);
+    let mut staged = Vec::new();
     while let Some(joined) = done.next().await {
-        let (file, found, checked) =
-            joined.map_err(|e| Error::internal(format!("reading task: {e}")))??;
-        read.rows_read += found.records;
-        progress::advance(file.size, found.records);
-        extra.extend(found.extra_columns);
-        for (reason, n) in checked.by_reason {
-            *read.rejected_by_reason.entry(reason).or_default() += n;
-        }
-        if found.empty {
-            read.warnings.push(format!(
-                "{source}: '{}' has no header line; read as empty",
-                file.relative
-            ));
-        }
+        let file = joined.map_err(|e| Error::internal(format!("reading task: {e}")))??;
+        let size = planned.files[file.file_id as usize].size;
+        progress::advance(size, file.records);
+        staged.push(file);
     }
     drop(done);
     progress::finish();
+    Ok(gather(planned, staged))
+}
+
+/// A source's read from what staging each of its files found.
+pub fn gather(planned: Planned, staged: Vec<FileStaged>) -> SourceRead {
+    let mut read = SourceRead {
+        source: planned.source,
+        origin: planned.location,
+        settings: planned.settings,
+        max_record_bytes: planned.max_record_bytes,
+        files: Vec::new(),
+        rows_read: 0,
+        rejected_by_reason: BTreeMap::new(),
+        warnings: planned.warnings,
+    };
+    let mut extra = BTreeSet::new();
+    for file in staged {
+        read.rows_read += file.records;
+        extra.extend(file.extra_columns);
+        for (reason, n) in file.rejected_by_reason {
+            *read.rejected_by_reason.entry(reason).or_default() += n;
+        }
+        if file.empty {
+            read.warnings.push(format!(
+                "{}: '{}' has no header line; read as empty",
+                read.source, planned.files[file.file_id as usize].relative
+            ));
+        }
+    }
     if !extra.is_empty() {
         let names: Vec<String> = extra.into_iter().collect();
         read.warnings.push(format!(
-            "{source}: ignoring extra columns: {}",
+            "{}: ignoring extra columns: {}",
+            read.source,
             names.join(", ")
         ));
     }
-    read.files = selection.files;
-    Ok(read)
+    read.files = planned.files;
+    read
+}
+
+/// Reads and checks file `file_id` of `planned` into `parts`, without the
+/// cache: what an executor does with each file of its group.
+pub async fn stage_file(planned: &Planned, file_id: usize, parts: &Parts) -> Result<FileStaged> {
+    FileTask::of(planned, file_id, None).run(parts).await
 }
 
 /// The files of `read`, as rows of [`spec::files_schema`].
@@ -209,27 +255,49 @@ struct FileTask {
     max_record_bytes: usize,
     currency: String,
     as_of: chrono::NaiveDate,
-    folders: Folders,
     file_id: i32,
     cache: Option<Arc<Cache>>,
 }
 
 impl FileTask {
+    fn of(planned: &Planned, i: usize, cache: Option<Arc<Cache>>) -> FileTask {
+        FileTask {
+            source: planned.source,
+            location: planned.location.clone(),
+            file: planned.files[i].clone(),
+            settings: planned.settings.clone(),
+            max_record_bytes: planned.max_record_bytes,
+            currency: planned.currency.clone(),
+            as_of: planned.as_of,
+            file_id: i as i32,
+            cache,
+        }
+    }
+
     /// Stages the file into its parts: from the cache when it has the
     /// file, else by reading and checking it (and then keeping the result).
-    async fn run(self) -> Result<(InputFile, FileFound, Checked)> {
-        let parts = Parts::of(&self.folders, self.file_id)?;
+    async fn run(self, parts: &Parts) -> Result<FileStaged> {
         let cached = self.cache.as_ref().zip(Key::of(&self));
         if let Some((cache, key)) = &cached
-            && let Some(hit) = cache.restore(key, &parts).await
+            && let Some(hit) = cache.restore(key, parts).await
         {
-            return Ok((self.file, hit.found, hit.checked));
+            return Ok(self.staged(hit.found, hit.checked));
         }
-        let (found, checked) = self.check(&parts).await?;
+        let (found, checked) = self.check(parts).await?;
         if let Some((cache, key)) = cached {
-            cache.keep(key, &self, &found, &checked, &parts).await;
+            cache.keep(key, &self, &found, &checked, parts).await;
         }
-        Ok((self.file, found, checked))
+        Ok(self.staged(found, checked))
+    }
+
+    fn staged(&self, found: FileFound, checked: Checked) -> FileStaged {
+        FileStaged {
+            file_id: self.file_id,
+            records: found.records,
+            rejected_by_reason: checked.by_reason,
+            extra_columns: found.extra_columns,
+            empty: found.empty,
+        }
     }
 
     /// Reads the file, checks its records and writes them to `parts`.

@@ -107,14 +107,13 @@ fn changed(read: &SourceRead, file: &InputFile) -> Error {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
 
     use object_store::PutPayload;
 
     use super::*;
     use crate::config::SourceSettings;
     use crate::domain::SourceName;
-    use crate::sources::{Folders, Format};
+    use crate::sources::Format;
     use crate::storage::{Location, Storage};
 
     const BILLING: &str = "invoice_id,line_no,customer_id,invoice_date,service,amount,currency\n\
@@ -183,11 +182,6 @@ mod tests {
             rows_read: 2,
             rejected_by_reason: BTreeMap::new(),
             warnings: Vec::new(),
-            folders: Folders {
-                staged: PathBuf::new(),
-                rejected: PathBuf::new(),
-                keys: PathBuf::new(),
-            },
         }
     }
 

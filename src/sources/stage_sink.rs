@@ -51,6 +51,14 @@ impl PartKind {
         };
         format!("{kind}_{source}")
     }
+
+    /// The name of file `file_id`'s part of this kind, below its folder.
+    pub fn part(self, file_id: i32) -> String {
+        match self {
+            PartKind::Staged => format!("{}/part.parquet", spec::staged_part_folder(file_id)),
+            PartKind::Rejected | PartKind::Keys => format!("part-{file_id:05}.parquet"),
+        }
+    }
 }
 
 impl Folders {
@@ -81,13 +89,24 @@ impl Parts {
     /// The parts of file `file_id` below the source's folders (creating
     /// the staged part's folder).
     pub fn of(folders: &Folders, file_id: i32) -> Result<Parts> {
-        let folder = folders.staged.join(spec::staged_part_folder(file_id));
-        std::fs::create_dir_all(&folder)?;
+        let staged = folders.staged.join(PartKind::Staged.part(file_id));
+        if let Some(folder) = staged.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
         Ok(Parts {
-            staged: folder.join("part.parquet"),
-            rejected: folders.rejected.join(format!("part-{file_id:05}.parquet")),
-            keys: folders.keys.join(format!("part-{file_id:05}.parquet")),
+            staged,
+            rejected: folders.rejected.join(PartKind::Rejected.part(file_id)),
+            keys: folders.keys.join(PartKind::Keys.part(file_id)),
         })
+    }
+
+    /// The part of `kind`.
+    pub fn of_kind(&self, kind: PartKind) -> &Path {
+        match kind {
+            PartKind::Staged => &self.staged,
+            PartKind::Rejected => &self.rejected,
+            PartKind::Keys => &self.keys,
+        }
     }
 
     /// Removes the parts, if there (a cache hit that did not check out).
@@ -105,18 +124,6 @@ fn writer(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<File>> {
         schema,
         Some(props),
     )?)
-}
-
-/// Writes an empty part to the rejected folder, so that the rejected table
-/// has its schema when no file holds a row. (The staged table is read with
-/// its schema given.)
-pub fn write_empty_rejected(rejected: &Path) -> Result<()> {
-    writer(
-        &rejected.join("part-empty.parquet"),
-        spec::rejected_schema(),
-    )?
-    .close()?;
-    Ok(())
 }
 
 /// Rows per row group of a keys part: the duplicate check reads every
