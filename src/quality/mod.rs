@@ -108,16 +108,7 @@ async fn accept_source(
         vec![vec![sources::files_batch(read)?]],
     )?;
     ctx.register_table(format!("files_{source}"), Arc::new(files))?;
-    let doubled = format!("doubled_{source}.parquet");
-    let keys = scratch.location(&PartKind::Keys.folder(source))?;
-    doubled::write_doubled(ctx, &keys, &scratch.local.join(&doubled)).await?;
-    scratch.share(&doubled).await?;
-    ctx.register_parquet(
-        format!("doubled_{source}"),
-        &scratch.url(&doubled)?,
-        ParquetReadOptions::default(),
-    )
-    .await?;
+    register_doubled(ctx, source, scratch).await?;
     // Materialized, not a CTE: the later checks read the duplicates twice,
     // and a small table with exact statistics is what the planner holds in
     // memory for the joins.
@@ -166,6 +157,37 @@ async fn accept_source(
     Ok(counts)
 }
 
+/// Registers `doubled_{source}`: the key hashes that occur more than once
+/// among the staged rows of `source`. On this machine, a merge of the
+/// sorted runs of hashes ([`doubled`]), which needs no table of all the
+/// keys; on a cluster, a count by hash, which the executors split between
+/// them by hash.
+async fn register_doubled(
+    ctx: &SessionContext,
+    source: SourceName,
+    scratch: &Scratch,
+) -> Result<()> {
+    let name = format!("doubled_{source}");
+    let keys = PartKind::Keys.folder(source);
+    if scratch.is_shared() {
+        let schema = spec::keys_schema();
+        let options = ParquetReadOptions::default().schema(&schema);
+        let doubled = ctx
+            .read_parquet(scratch.url(&format!("{keys}/"))?, options)
+            .await?
+            .aggregate(vec![col(spec::KEY_HASH)], vec![count(lit(1)).alias("n")])?
+            .filter(col("n").gt(lit(1)))?
+            .select_columns(&[spec::KEY_HASH])?;
+        materialize_df(ctx, doubled, &name, scratch).await?;
+        return Ok(());
+    }
+    let file = format!("{name}.parquet");
+    doubled::write_doubled(ctx, &scratch.location(&keys)?, &scratch.local.join(&file)).await?;
+    ctx.register_parquet(&name, &scratch.url(&file)?, ParquetReadOptions::default())
+        .await?;
+    Ok(())
+}
+
 /// Runs `sql` into a scratch Parquet file registered as `name` (written
 /// where the query runs: on a cluster, by an executor); returns its row
 /// count.
@@ -175,10 +197,18 @@ async fn materialize(
     name: &str,
     scratch: &Scratch,
 ) -> Result<u64> {
+    materialize_df(ctx, ctx.sql(sql).await?, name, scratch).await
+}
+
+/// [`materialize`] for a query already planned.
+async fn materialize_df(
+    ctx: &SessionContext,
+    df: DataFrame,
+    name: &str,
+    scratch: &Scratch,
+) -> Result<u64> {
     let url = scratch.url(&format!("{name}.parquet"))?;
-    let written = ctx
-        .sql(sql)
-        .await?
+    let written = df
         .write_parquet(
             &url,
             DataFrameWriteOptions::new().with_single_file_output(true),
