@@ -38,14 +38,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-timev() { /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"; }
-stages() {
-    python3 - "$1" <<'PY'
-import glob, json, sys
-m = json.load(open(glob.glob(f"{sys.argv[1]}/_runs/as_of=*/2*.json")[0]))
-print("stages (s):", ", ".join(f"{s['stage']} {s['seconds']:.1f}" for s in m["stages"]))
-PY
-}
+. bench/lib.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 if [ ! -d "$data" ]; then
@@ -59,7 +52,7 @@ local_out="$work/local"
 echo "== local engine"
 timev "$bin" run bench/pipeline.yaml --input "$data" --output "$local_out" \
     --temp-dir "$work" --no-cache --log warn >/dev/null
-stages "$local_out"
+stages "$local_out" "*"
 
 "$bin" scheduler --bind 127.0.0.1:0 --log warn >"$work/scheduler.out" 2>"$work/scheduler.log" &
 pids+=($!)
@@ -79,7 +72,7 @@ cluster_out="$work/cluster"
 echo "== cluster: 1 scheduler + $executors executors on this machine"
 timev "$bin" run bench/pipeline.yaml --input "$data" --output "$cluster_out" \
     --temp-dir "$work" --no-cache --log warn --engine "ballista://$scheduler" >/dev/null
-stages "$cluster_out"
+stages "$cluster_out" "*"
 echo "executors' peak RSS (KiB): $(for pid in "${pids[@]:1}"; do grep VmHWM "/proc/$pid/status" | awk '{print $2}'; done | paste -sd' ')"
 
 echo "== same tables?"

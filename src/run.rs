@@ -575,14 +575,25 @@ impl Run<'_> {
         }
         let spill = spill_budget(self.pipeline, input_bytes(&planned), &scratch.local);
         let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
+        let cache = match cache {
+            true => Some(Arc::new(self.cache().await)),
+            false => None,
+        };
         let reads = match &self.pipeline.engine {
-            Engine::Local => self.read_here(planned, scratch, manifest, cache).await?,
+            Engine::Local => self.read_here(planned, scratch, cache.clone()).await?,
             Engine::Ballista(_) => {
-                cluster::read::read_sources(&ctx, planned, &scratch.location("")?)
+                let at = scratch.location("")?;
+                cluster::read::read_sources(&ctx, planned, &at, cache.as_deref())
                     .await
                     .map_err(|e| self.explain(e))?
             }
         };
+        if let Some(cache) = cache {
+            if let Err(e) = cache.evict().await {
+                tracing::warn!("staging cache: not cleaned: {e}");
+            }
+            manifest.cache = Some(cache.counts());
+        }
         for read in &reads {
             for warning in &read.warnings {
                 tracing::warn!("{warning}");
@@ -593,35 +604,23 @@ impl Run<'_> {
     }
 
     /// Reads the `planned` sources in this process, into the scratch's work
-    /// folder, with the staging cache when `cache`.
+    /// folder, taking what it can from `cache`.
     async fn read_here(
         &self,
         planned: Vec<sources::Planned>,
         scratch: &Scratch,
-        manifest: &mut Manifest,
-        cache: bool,
+        cache: Option<Arc<Cache>>,
     ) -> Result<Vec<SourceRead>> {
-        let cache = match cache {
-            true => Some(Arc::new(self.cache().await)),
-            false => None,
-        };
         // The sources are read at once, so that one source's last big file
         // does not leave the other cores idle; errors are reported in source
         // order, whichever came first.
         let reading = planned
             .into_iter()
             .map(|p| sources::read_planned(p, &scratch.local, cache.clone()));
-        let reads = futures::future::join_all(reading)
+        futures::future::join_all(reading)
             .await
             .into_iter()
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(cache) = cache {
-            if let Err(e) = cache.evict().await {
-                tracing::warn!("staging cache: not cleaned: {e}");
-            }
-            manifest.cache = Some(cache.counts());
-        }
-        Ok(reads)
+            .collect()
     }
 
     /// The staging cache for this run: one that writes and cleans when no

@@ -126,6 +126,31 @@ fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
         support::files(&clustered.path().join("_scratch")).is_empty(),
         "the run's shared scratch is removed when it ends"
     );
+    let inputs = manifest["inputs"].as_array().unwrap().len() as u64;
+    let cache = &manifest["cache"];
+    assert_eq!(
+        (cache["hits"].as_u64(), cache["misses"].as_u64()),
+        (Some(0), Some(inputs))
+    );
+
+    // Again: every file's staging comes from the cache the executors kept.
+    run_sample_within(
+        clustered.path(),
+        &["--engine", &engine],
+        Duration::from_secs(600),
+    );
+    let latest = support::latest(clustered.path(), "2026-10-31").unwrap();
+    let again = &support::manifests(clustered.path(), "2026-10-31")[&latest];
+    assert_ne!(again["run_id"], manifest["run_id"]);
+    let cache = &again["cache"];
+    assert_eq!(
+        (cache["hits"].as_u64(), cache["misses"].as_u64()),
+        (Some(inputs), Some(0))
+    );
+    let got = support::contents(clustered.path());
+    for (partition, rows) in &expected {
+        assert_eq!(&got[partition], rows, "{partition}");
+    }
     runtime.shutdown_background();
 }
 

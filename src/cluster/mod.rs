@@ -5,13 +5,16 @@
 //! ```text
 //!   cvm-etl run --engine ballista://S:P      cvm-etl scheduler --bind S:P
 //!   ┌──────────────────────────────┐  plans   ┌───────────────────────────┐
-//!   │ driver: listing, lock, gate, │ ───────▶ │ scheduler: physical plans,│
-//!   │ manifest, commit; plans each │ ◀─────── │ stages, tasks             │
-//!   │ step and writes its result   │  results └───────────────────────────┘
+//!   │ driver: lock, recovery,      │ ───────▶ │ scheduler: physical plans,│
+//!   │ listing, gates, manifest,    │ ◀─────── │ stages, tasks             │
+//!   │ staging and commit           │  results └───────────────────────────┘
 //!   └──────────────────────────────┘              ▲ polls for tasks
 //!                                      ┌──────────┴────────────────────┐
 //!                                      │ executors (cvm-etl executor): │
-//!                                      │ read, join, aggregate, rank,  │
+//!                                      │ read and check the sources    │
+//!                                      │ ([`read`]), run the checks and│
+//!                                      │ steps, write their tables to  │
+//!                                      │ OUTPUT/_scratch/<run_id>/,    │
 //!                                      │ shuffle through their work dir│
 //!                                      └───────────────────────────────┘
 //! ```

@@ -6,12 +6,15 @@
 //!   plan_source: list, choose, check ready
 //!   SourceFiles (a table) ── plan ─────────▶ ReadSourceExec, a partition per group:
 //!                                              for each file of the group,
-//!                                                stage_file into temp parts (work dir),
+//!                                                stage_file into temp parts (work dir):
+//!                                                  from the staging cache, or read and
+//!                                                  checked (and kept in the cache),
 //!                                                upload them to _scratch/<run_id>/
 //!                                                  staged_S/_file_id=i/part.parquet
 //!                                                  rejected_S/part-i.parquet
 //!                                                  keys_S/part-i.parquet
-//!   gather: counts, warnings  ◀── rows ───── one row a file: what staging found
+//!   gather: counts, warnings  ◀── rows ───── one row a file: what staging found,
+//!   the cache's use, then eviction             what it did with the cache
 //! ```
 //!
 //! The driver lists and never reads a record: every file is read once, by
@@ -46,6 +49,7 @@ use url::Url;
 use crate::config::SourceSettings;
 use crate::domain::SourceName;
 use crate::error::{Error, Result};
+use crate::sources::cache::{Cache, CacheSettings, CacheUse};
 use crate::sources::{self, FileStaged, Format, InputFile, PartKind, Parts, Planned, SourceRead};
 use crate::storage::Location;
 
@@ -59,14 +63,17 @@ fn schema() -> SchemaRef {
 
 /// Reads and checks the files of every source of `planned` on the cluster
 /// behind `ctx`, in one job of at most `target_partitions` tasks, their
-/// parts written below `scratch`; the reads in the order of `planned`.
+/// parts written below `scratch`, taking what it can from `cache`, which
+/// then holds what every task did with it; the reads in the order of
+/// `planned`.
 pub async fn read_sources(
     ctx: &SessionContext,
     planned: Vec<Planned>,
     scratch: &Location,
+    cache: Option<&Cache>,
 ) -> Result<Vec<SourceRead>> {
     let groups = ctx.state().config().target_partitions();
-    let job = Job::of(&planned, scratch, groups);
+    let job = Job::of(&planned, scratch, groups, cache.map(Cache::settings));
     let mut staged: Vec<Vec<FileStaged>> = planned.iter().map(|_| Vec::new()).collect();
     if !job.groups.is_empty() {
         let batches = ctx
@@ -81,6 +88,9 @@ pub async fn read_sources(
                     .get_mut(answer.source)
                     .ok_or_else(|| Error::internal("a read task answered for no source"))?
                     .push(answer.staged);
+                if let (Some(cache), Some(used)) = (cache, answer.cache) {
+                    cache.absorb(used);
+                }
             }
         }
     }
@@ -107,6 +117,8 @@ struct Answer {
     /// The index of its source in the job.
     source: usize,
     staged: FileStaged,
+    /// What the file's task did with the cache.
+    cache: Option<CacheUse>,
 }
 
 /// The reading of the sources, as it travels in a plan: URLs, not stores
@@ -116,6 +128,8 @@ pub struct Job {
     sources: Vec<SourceJob>,
     /// The run's scratch, where the parts go.
     scratch: String,
+    /// The run's staging cache, if it has one.
+    cache: Option<CacheSettings>,
     /// The files of each task.
     groups: Vec<Vec<FileRef>>,
 }
@@ -152,7 +166,12 @@ struct File {
 }
 
 impl Job {
-    fn of(planned: &[Planned], scratch: &Location, groups: usize) -> Job {
+    fn of(
+        planned: &[Planned],
+        scratch: &Location,
+        groups: usize,
+        cache: Option<CacheSettings>,
+    ) -> Job {
         let files: Vec<(FileRef, u64)> = planned
             .iter()
             .enumerate()
@@ -167,6 +186,7 @@ impl Job {
         Job {
             sources: planned.iter().map(SourceJob::of).collect(),
             scratch: scratch.url(),
+            cache,
             groups: balanced(&sizes, groups)
                 .into_iter()
                 .map(|group| group.into_iter().map(|i| files[i].0).collect())
@@ -197,7 +217,13 @@ impl Job {
                 .get(source)
                 .ok_or_else(|| Error::internal("a read task for no source"))?;
             let temp = TempParts::create(&context)?;
-            let staged = sources::stage_file(planned, file, &temp.parts).await?;
+            let cache = match &self.cache {
+                Some(settings) => Some(Arc::new(
+                    settings.cache(location(&context, &settings.root)?),
+                )),
+                None => None,
+            };
+            let staged = sources::stage_file(planned, file, &temp.parts, cache.clone()).await?;
             for kind in PartKind::ALL {
                 let name = format!(
                     "{}/{}",
@@ -206,7 +232,11 @@ impl Job {
                 );
                 scratch.upload(&name, temp.parts.of_kind(kind)).await?;
             }
-            let answer = Answer { source, staged };
+            let answer = Answer {
+                source,
+                staged,
+                cache: cache.map(|c| c.used()),
+            };
             rows.push(serde_json::to_string(&answer).map_err(|e| Error::internal(e.to_string()))?);
         }
         tracing::info!(
@@ -517,7 +547,7 @@ mod tests {
 
         let scratch = tempfile::tempdir().unwrap();
         let at = storage.location(scratch.path().to_str().unwrap()).unwrap();
-        let sent = ReadSourceExec::new(Job::of(std::slice::from_ref(&planned), &at, 3));
+        let sent = ReadSourceExec::new(Job::of(std::slice::from_ref(&planned), &at, 3, None));
         let codec = super::super::codec::PhysicalCodec::default();
         let mut buf = Vec::new();
         codec

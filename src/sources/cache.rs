@@ -271,6 +271,37 @@ pub struct CacheCounts {
     pub evicted: u64,
 }
 
+/// A run's cache as it travels to another role ([`Cache::settings`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheSettings {
+    /// The cache's folder (below the output), as a URL.
+    pub root: String,
+    pub run_id: String,
+    pub as_of: NaiveDate,
+    pub writes: bool,
+}
+
+impl CacheSettings {
+    /// The cache these settings describe, its folder at `root`.
+    pub fn cache(&self, root: Location) -> Cache {
+        Cache {
+            root,
+            run_id: self.run_id.clone(),
+            as_of: self.as_of,
+            writes: self.writes,
+            counts: Mutex::new(CacheCounts::default()),
+            live: Mutex::new(BTreeSet::new()),
+        }
+    }
+}
+
+/// What a cache used ([`Cache::used`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CacheUse {
+    pub counts: CacheCounts,
+    pub live: BTreeSet<String>,
+}
+
 /// A hit: the file's parts are in place in the scratch folder.
 pub(super) struct Hit {
     pub(super) found: FileFound,
@@ -306,6 +337,38 @@ impl Cache {
 
     pub fn counts(&self) -> CacheCounts {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// What this cache was made with: the output, the run, its date, and
+    /// whether it writes; another role builds the same cache from them.
+    pub fn settings(&self) -> CacheSettings {
+        CacheSettings {
+            root: self.root.url(),
+            run_id: self.run_id.clone(),
+            as_of: self.as_of,
+            writes: self.writes,
+        }
+    }
+
+    /// What a cache of the same run used elsewhere (an executor's): its
+    /// counts and the objects it read or wrote, which eviction keeps.
+    pub fn used(&self) -> CacheUse {
+        CacheUse {
+            counts: self.counts(),
+            live: self.live.lock().map(|l| l.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Adds what a cache of the same run used elsewhere to this one.
+    pub fn absorb(&self, used: CacheUse) {
+        self.count(|c| {
+            c.hits += used.counts.hits;
+            c.misses += used.counts.misses;
+            c.written += used.counts.written;
+        });
+        if let Ok(mut live) = self.live.lock() {
+            live.extend(used.live);
+        }
     }
 
     fn count(&self, what: impl FnOnce(&mut CacheCounts)) {

@@ -193,10 +193,16 @@ pub fn gather(planned: Planned, staged: Vec<FileStaged>) -> SourceRead {
     read
 }
 
-/// Reads and checks file `file_id` of `planned` into `parts`, without the
-/// cache: what an executor does with each file of its group.
-pub async fn stage_file(planned: &Planned, file_id: usize, parts: &Parts) -> Result<FileStaged> {
-    FileTask::of(planned, file_id, None).run(parts).await
+/// Stages file `file_id` of `planned` into `parts`, from `cache` or by
+/// reading and checking it: what an executor does with each file of its
+/// group.
+pub async fn stage_file(
+    planned: &Planned,
+    file_id: usize,
+    parts: &Parts,
+    cache: Option<Arc<Cache>>,
+) -> Result<FileStaged> {
+    FileTask::of(planned, file_id, cache).run(parts).await
 }
 
 /// The files of `read`, as rows of [`spec::files_schema`].
