@@ -81,8 +81,15 @@ pub struct Accepted {
     _work_dir: tempfile::TempDir,
 }
 
-/// Reads and checks the inputs of the pipeline's date, without writing anything.
+/// Reads and checks the inputs of the pipeline's date, without writing
+/// anything: on this machine, whatever the pipeline's engine (a cluster
+/// would write to the output's scratch, which only a run under the
+/// output's lock may).
 pub async fn accept_inputs(pipeline: &Pipeline, storage: &Storage) -> Result<Accepted> {
+    let pipeline = &Pipeline {
+        engine: Engine::Local,
+        ..pipeline.clone()
+    };
     let output = storage.location(&pipeline.output)?;
     let run_id = new_run_id();
     let run = Run {
@@ -276,11 +283,20 @@ impl Run<'_> {
         crash_point("manifest started")?;
         self.recover(manifest, replaced).await?;
         scratch::sweep_dead_work_dirs(self.pipeline.temp_dir.as_deref());
-        scratch::sweep_shared(self.output, self.run_id).await?;
+        if let Err(e) = scratch::sweep_shared(self.output, self.run_id).await {
+            tracing::warn!("could not remove the scratch of runs that died: {e}");
+        }
         let as_of = self.pipeline.params.as_of.0.to_string();
         let mut staging = Staging::new(self.output, &as_of, self.run_id);
-        let outcome = self.stages(manifest, &mut staging).await;
-        self.publish(manifest, lock, staging, outcome).await
+        let work_dir = self.work_dir()?;
+        let scratch = self.scratch(work_dir.path())?;
+        let outcome = self.stages(manifest, &mut staging, &scratch).await;
+        let published = self.publish(manifest, lock, staging, outcome).await;
+        // After publishing, so that the outputs do not wait for it.
+        if let Err(e) = scratch.remove().await {
+            tracing::warn!("could not remove the run's scratch (the next run does): {e}");
+        }
+        published
     }
 
     /// Finishes or undoes every crashed run first
@@ -392,17 +408,7 @@ impl Run<'_> {
         outcome
     }
 
-    async fn stages(&self, manifest: &mut Manifest, staging: &mut Staging) -> Result<()> {
-        let work_dir = self.work_dir()?;
-        let scratch = self.scratch(work_dir.path())?;
-        let outcome = self.in_scratch(manifest, staging, &scratch).await;
-        if let Err(e) = scratch.remove().await {
-            tracing::warn!("could not remove the run's scratch (the next run does): {e}");
-        }
-        outcome
-    }
-
-    async fn in_scratch(
+    async fn stages(
         &self,
         manifest: &mut Manifest,
         staging: &mut Staging,
@@ -565,14 +571,16 @@ impl Run<'_> {
         manifest: &mut Manifest,
         cache: bool,
     ) -> Result<(Vec<SourceRead>, SessionContext, Spill)> {
-        let mut planned = Vec::new();
-        for source in SourceName::ALL {
+        // Listed at once; errors in source order, whichever came first.
+        let listing = SourceName::ALL.map(|source| async move {
             let settings = &self.pipeline.sources[&source];
             let location = self.storage.location(&settings.path)?;
-            let params = &self.pipeline.params;
-            planned
-                .push(sources::plan_source(source, settings, &location, calendar, params).await?);
-        }
+            sources::plan_source(source, settings, &location, calendar, &self.pipeline.params).await
+        });
+        let planned = futures::future::join_all(listing)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         let spill = spill_budget(self.pipeline, input_bytes(&planned), &scratch.local);
         let ctx = engine_session(self.pipeline, self.storage, &spill).await?;
         let cache = match cache {

@@ -204,10 +204,23 @@ impl Scratch {
     /// Removes the shared folder (the work folder goes when dropped).
     pub async fn remove(&self) -> Result<()> {
         match &self.shared {
-            Some(shared) => shared.remove_all().await,
+            Some(shared) => remove_folder(shared).await,
             None => Ok(()),
         }
     }
+}
+
+/// Removes every object below `folder`, and on a filesystem the folders
+/// too, which would otherwise stay listed as a run's scratch.
+async fn remove_folder(folder: &Location) -> Result<()> {
+    folder.remove_all().await?;
+    if let Some(dir) = folder.local_dir() {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Removes the shared scratch of every run but `keep` below `output`: the
@@ -217,7 +230,7 @@ pub async fn sweep_shared(output: &Location, keep: &str) -> Result<usize> {
     let mut swept = 0;
     for run in root.folders().await? {
         if run != keep {
-            root.child(&run).remove_all().await?;
+            remove_folder(&root.child(&run)).await?;
             tracing::info!("removed the scratch of run {run}, which died");
             swept += 1;
         }

@@ -154,6 +154,44 @@ fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
     runtime.shutdown_background();
 }
 
+#[test]
+fn a_file_an_executor_cannot_read_fails_the_run_as_it_would_locally() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let scheduler = start_cluster(&runtime, 2, work.path());
+    let input = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample");
+    support::copy_dir(&sample, input.path());
+    let broken = input.path().join("billing/dt=2026-10-25/billing-000.csv");
+    std::fs::write(&broken, "customer_id,dt\nC1,2026-10-25\n").unwrap();
+
+    let engine = format!("ballista://{scheduler}");
+    let input_flag = input.path().to_str().unwrap();
+    let mut outcomes = Vec::new();
+    for engine in ["local", engine.as_str()] {
+        let out = tempfile::tempdir().unwrap();
+        let o = support::run_sample(out.path(), &["--engine", engine, "--input", input_flag]);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("{engine}: no error line:\n{stderr}"))
+            .to_owned();
+        outcomes.push((o.status.code(), error));
+    }
+    assert_eq!(outcomes[0].0, Some(2), "{outcomes:?}");
+    assert!(
+        outcomes[0].1.contains("missing required column"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], outcomes[0]);
+    runtime.shutdown_background();
+}
+
 /// One role of the binary, stopped by its pid (SIGTERM, then SIGKILL)
 /// when dropped.
 struct Role {

@@ -407,4 +407,5 @@ fn the_shared_scratch_of_a_run_that_died_is_removed_by_the_next_run() {
     std::fs::write(dead.join("part.parquet"), b"left by a killed run").unwrap();
     ok(cvm_etl(out.path(), &[], None));
     assert!(files(&out.path().join("_scratch")).is_empty());
+    assert!(!dead.exists(), "its folders go too");
 }

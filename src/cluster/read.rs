@@ -75,6 +75,9 @@ pub async fn read_sources(
     let groups = ctx.state().config().target_partitions();
     let job = Job::of(&planned, scratch, groups, cache.map(Cache::settings));
     let mut staged: Vec<Vec<FileStaged>> = planned.iter().map(|_| Vec::new()).collect();
+    // The first file that failed, in source and file order, as a local run
+    // would report it.
+    let mut failed: Option<((usize, usize), Failure)> = None;
     if !job.groups.is_empty() {
         let batches = ctx
             .read_table(Arc::new(SourceFiles { job }))?
@@ -84,15 +87,35 @@ pub async fn read_sources(
             for row in batch.column(0).as_string::<i32>().iter().flatten() {
                 let answer: Answer = serde_json::from_str(row)
                     .map_err(|e| Error::internal(format!("a read task's answer: {e}")))?;
-                staged
-                    .get_mut(answer.source)
-                    .ok_or_else(|| Error::internal("a read task answered for no source"))?
-                    .push(answer.staged);
-                if let (Some(cache), Some(used)) = (cache, answer.cache) {
-                    cache.absorb(used);
+                match answer {
+                    Answer::Staged {
+                        source,
+                        staged: file,
+                        cache: used,
+                    } => {
+                        staged
+                            .get_mut(source)
+                            .ok_or_else(|| Error::internal("a read task answered for no source"))?
+                            .push(file);
+                        if let (Some(cache), Some(used)) = (cache, used) {
+                            cache.absorb(used);
+                        }
+                    }
+                    Answer::Failed {
+                        source,
+                        file,
+                        failure,
+                    } => {
+                        if failed.as_ref().is_none_or(|(at, _)| (source, file) < *at) {
+                            failed = Some(((source, file), failure));
+                        }
+                    }
                 }
             }
         }
+    }
+    if let Some((_, failure)) = failed {
+        return Err(failure.into_error());
     }
     let mut reads = Vec::new();
     for (planned, mut staged) in planned.into_iter().zip(staged) {
@@ -111,14 +134,67 @@ pub async fn read_sources(
     Ok(reads)
 }
 
-/// What a read task answers for one file.
+/// What a read task answers for one file; `source` is the index of its
+/// source in the job.
 #[derive(Debug, Serialize, Deserialize)]
-struct Answer {
-    /// The index of its source in the job.
-    source: usize,
-    staged: FileStaged,
-    /// What the file's task did with the cache.
-    cache: Option<CacheUse>,
+enum Answer {
+    Staged {
+        source: usize,
+        staged: FileStaged,
+        /// What the task did with the cache for this file.
+        cache: Option<CacheUse>,
+    },
+    /// The file could not be staged; the task stopped there.
+    Failed {
+        source: usize,
+        file: usize,
+        failure: Failure,
+    },
+}
+
+/// An error of a read task, as it travels back: its kind, which decides
+/// the run's exit code as it would on a local run, and its message (which,
+/// like every error of the readers, names the file, line and column, never
+/// a record's text).
+#[derive(Debug, Serialize, Deserialize)]
+enum Failure {
+    Config(String),
+    NotReady(String),
+    Storage { context: String, cause: String },
+    Internal(String),
+}
+
+impl Failure {
+    fn of(error: Error) -> Failure {
+        match error {
+            Error::Config(message) => Failure::Config(message),
+            Error::NotReady(message) => Failure::NotReady(message),
+            Error::Storage { context, source } => Failure::Storage {
+                context,
+                cause: source.to_string(),
+            },
+            other if other.exit_code() == 5 => Failure::Storage {
+                context: "reading on an executor".to_owned(),
+                cause: other.to_string(),
+            },
+            other => Failure::Internal(other.to_string()),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Config(message) => Error::Config(message),
+            Failure::NotReady(message) => Error::NotReady(message),
+            Failure::Storage { context, cause } => Error::Storage {
+                context,
+                source: object_store::Error::Generic {
+                    store: "executor",
+                    source: cause.into(),
+                },
+            },
+            Failure::Internal(message) => Error::Internal(message),
+        }
+    }
 }
 
 /// The reading of the sources, as it travels in a plan: URLs, not stores
@@ -216,28 +292,23 @@ impl Job {
             let planned = planned
                 .get(source)
                 .ok_or_else(|| Error::internal("a read task for no source"))?;
-            let temp = TempParts::create(&context)?;
-            let cache = match &self.cache {
-                Some(settings) => Some(Arc::new(
-                    settings.cache(location(&context, &settings.root)?),
-                )),
-                None => None,
+            let answer = match self.stage(planned, file, &scratch, &context).await {
+                Ok((staged, cache)) => Answer::Staged {
+                    source,
+                    staged,
+                    cache,
+                },
+                Err(error) => Answer::Failed {
+                    source,
+                    file,
+                    failure: Failure::of(error),
+                },
             };
-            let staged = sources::stage_file(planned, file, &temp.parts, cache.clone()).await?;
-            for kind in PartKind::ALL {
-                let name = format!(
-                    "{}/{}",
-                    kind.folder(planned.source),
-                    kind.part(staged.file_id)
-                );
-                scratch.upload(&name, temp.parts.of_kind(kind)).await?;
-            }
-            let answer = Answer {
-                source,
-                staged,
-                cache: cache.map(|c| c.used()),
-            };
+            let failed = matches!(answer, Answer::Failed { .. });
             rows.push(serde_json::to_string(&answer).map_err(|e| Error::internal(e.to_string()))?);
+            if failed {
+                break;
+            }
         }
         tracing::info!(
             "read {} files (group {group}) into the run's scratch",
@@ -247,6 +318,32 @@ impl Job {
             schema(),
             vec![Arc::new(StringArray::from(rows)) as Arc<dyn Array>],
         )?)
+    }
+
+    /// Stages one file and uploads its parts to the scratch; what the
+    /// cache did for it.
+    async fn stage(
+        &self,
+        planned: &Planned,
+        file: usize,
+        scratch: &Location,
+        context: &TaskContext,
+    ) -> Result<(FileStaged, Option<CacheUse>)> {
+        let temp = TempParts::create(context)?;
+        let cache = match &self.cache {
+            Some(settings) => Some(Arc::new(settings.cache(location(context, &settings.root)?))),
+            None => None,
+        };
+        let staged = sources::stage_file(planned, file, &temp.parts, cache.clone()).await?;
+        for kind in PartKind::ALL {
+            let name = format!(
+                "{}/{}",
+                kind.folder(planned.source),
+                kind.part(staged.file_id)
+            );
+            scratch.upload(&name, temp.parts.of_kind(kind)).await?;
+        }
+        Ok((staged, cache.map(|c| c.used())))
     }
 }
 
@@ -576,7 +673,10 @@ mod tests {
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             })
-            .map(|row| serde_json::from_str::<Answer>(&row).unwrap().staged)
+            .map(|row| match serde_json::from_str::<Answer>(&row).unwrap() {
+                Answer::Staged { staged, .. } => staged,
+                Answer::Failed { failure, .. } => panic!("{failure:?}"),
+            })
             .collect();
         staged.sort_by_key(|f| f.file_id);
         let remote = sources::gather(planned, staged);
@@ -590,6 +690,32 @@ mod tests {
                 relative_files(&scratch.path().join(&folder)),
                 relative_files(&here.path().join(&folder)),
                 "{folder}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_file_comes_back_with_the_exit_code_it_has_on_a_local_run() {
+        let not_found = object_store::Error::NotFound {
+            path: "billing/dt=2026-10-05/a.csv".to_owned(),
+            source: "gone".into(),
+        };
+        let errors = [
+            Error::config("billing/a.csv: missing required column 'amount'"),
+            Error::NotReady("billing".to_owned()),
+            Error::storage("reading billing/a.csv", not_found),
+            Error::internal("a bug"),
+        ];
+        for error in errors {
+            let code = error.exit_code();
+            let message = error.to_string();
+            let wire = serde_json::to_string(&Failure::of(error)).unwrap();
+            let back = serde_json::from_str::<Failure>(&wire).unwrap().into_error();
+            assert_eq!(back.exit_code(), code, "{message}");
+            assert!(
+                back.to_string()
+                    .contains(message.split(": ").nth(1).unwrap_or(&message)),
+                "{back}"
             );
         }
     }

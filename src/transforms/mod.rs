@@ -163,21 +163,27 @@ pub async fn run(
 }
 
 /// Writes a step's table as scratch Parquet and registers it; returns the
-/// plan that ran. On this machine, a file for each partition of the plan;
-/// on a cluster, the executors write it (a `COPY` to the shared scratch).
+/// plan that ran. On this machine, a file for each partition of the plan,
+/// written in parallel. On a cluster, the executors write it (a `COPY` to
+/// the shared scratch), as one file under a fixed name: a task Ballista
+/// runs again replaces it, where a folder would keep both attempts' files
+/// (DataFusion names a folder's files anew on every attempt) and double
+/// the table's rows.
 async fn write_table(
     ctx: &SessionContext,
     table: &str,
     df: DataFrame,
     scratch: &Scratch,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let folder = format!("model_{table}");
     let options = scratch::table_options(df.schema().as_arrow());
-    let plan = if scratch.is_shared() {
+    if scratch.is_shared() {
+        let url = scratch.url(&format!("model_{table}.parquet"))?;
         let format = Arc::new(ParquetFormatFactory::new_with_options(options));
+        // The name's extension makes it one file: the plan's options do
+        // not travel to the scheduler.
         let copy = LogicalPlanBuilder::copy_to(
             df.logical_plan().clone(),
-            scratch.url(&format!("{folder}/"))?,
+            url.clone(),
             format_as_file_type(format),
             Default::default(),
             Vec::new(),
@@ -187,14 +193,15 @@ async fn write_table(
             .create_physical_plan()
             .await?;
         datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx()).await?;
-        plan
-    } else {
-        let plan = df.create_physical_plan().await?;
-        let props = scratch::writer_properties(&plan.schema());
-        ctx.write_parquet(Arc::clone(&plan), scratch.url(&folder)?, Some(props))
+        ctx.register_parquet(table, &url, ParquetReadOptions::default())
             .await?;
-        plan
-    };
+        return Ok(plan);
+    }
+    let folder = format!("model_{table}");
+    let plan = df.create_physical_plan().await?;
+    let props = scratch::writer_properties(&plan.schema());
+    ctx.write_parquet(Arc::clone(&plan), scratch.url(&folder)?, Some(props))
+        .await?;
     ctx.register_parquet(
         table,
         &scratch.url(&format!("{folder}/"))?,
