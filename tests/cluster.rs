@@ -50,6 +50,39 @@ fn start_cluster(runtime: &tokio::runtime::Runtime, executors: usize, work: &Pat
     scheduler
 }
 
+/// A scheduler and two executors in this process, on their own runtime,
+/// shut down when dropped.
+struct InProcess {
+    runtime: Option<tokio::runtime::Runtime>,
+    scheduler: SocketAddr,
+    _work: tempfile::TempDir,
+}
+
+impl InProcess {
+    fn start() -> InProcess {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let scheduler = start_cluster(&runtime, 2, work.path());
+        InProcess {
+            runtime: Some(runtime),
+            scheduler,
+            _work: work,
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// Runs the sample into `output` with `extra` flags, killed after `limit`.
 fn run_sample_within(output: &Path, extra: &[&str], limit: Duration) {
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -89,13 +122,8 @@ fn run_sample_within(output: &Path, extra: &[&str], limit: Duration) {
 
 #[test]
 fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let scheduler = start_cluster(&runtime, 2, work.path());
+    let running = InProcess::start();
+    let scheduler = running.scheduler;
 
     let local = tempfile::tempdir().unwrap();
     run_sample_within(
@@ -151,18 +179,12 @@ fn the_sample_on_a_cluster_publishes_what_a_local_run_publishes() {
     for (partition, rows) in &expected {
         assert_eq!(&got[partition], rows, "{partition}");
     }
-    runtime.shutdown_background();
 }
 
 #[test]
 fn a_file_an_executor_cannot_read_fails_the_run_as_it_would_locally() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let scheduler = start_cluster(&runtime, 2, work.path());
+    let running = InProcess::start();
+    let scheduler = running.scheduler;
     let input = tempfile::tempdir().unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample");
     support::copy_dir(&sample, input.path());
@@ -189,7 +211,6 @@ fn a_file_an_executor_cannot_read_fails_the_run_as_it_would_locally() {
         "{outcomes:?}"
     );
     assert_eq!(outcomes[1], outcomes[0]);
-    runtime.shutdown_background();
 }
 
 /// One role of the binary, stopped by its pid (SIGTERM, then SIGKILL)

@@ -74,10 +74,7 @@ pub async fn read_sources(
 ) -> Result<Vec<SourceRead>> {
     let groups = ctx.state().config().target_partitions();
     let job = Job::of(&planned, scratch, groups, cache.map(Cache::settings));
-    let mut staged: Vec<Vec<FileStaged>> = planned.iter().map(|_| Vec::new()).collect();
-    // The first file that failed, in source and file order, as a local run
-    // would report it.
-    let mut failed: Option<((usize, usize), Failure)> = None;
+    let mut answers = Answers::new(planned.len());
     if !job.groups.is_empty() {
         let batches = ctx
             .read_table(Arc::new(SourceFiles { job }))?
@@ -85,53 +82,86 @@ pub async fn read_sources(
             .await?;
         for batch in &batches {
             for row in batch.column(0).as_string::<i32>().iter().flatten() {
-                let answer: Answer = serde_json::from_str(row)
+                let answer = serde_json::from_str(row)
                     .map_err(|e| Error::internal(format!("a read task's answer: {e}")))?;
-                match answer {
-                    Answer::Staged {
-                        source,
-                        staged: file,
-                        cache: used,
-                    } => {
-                        staged
-                            .get_mut(source)
-                            .ok_or_else(|| Error::internal("a read task answered for no source"))?
-                            .push(file);
-                        if let (Some(cache), Some(used)) = (cache, used) {
-                            cache.absorb(used);
-                        }
-                    }
-                    Answer::Failed {
-                        source,
-                        file,
-                        failure,
-                    } => {
-                        if failed.as_ref().is_none_or(|(at, _)| (source, file) < *at) {
-                            failed = Some(((source, file), failure));
-                        }
-                    }
-                }
+                answers.add(answer, cache)?;
             }
         }
     }
-    if let Some((_, failure)) = failed {
-        return Err(failure.into_error());
-    }
-    let mut reads = Vec::new();
-    for (planned, mut staged) in planned.into_iter().zip(staged) {
-        staged.sort_by_key(|f| f.file_id);
-        let ids: Vec<i32> = staged.iter().map(|f| f.file_id).collect();
-        if ids != (0..planned.files.len() as i32).collect::<Vec<_>>() {
-            return Err(Error::internal(format!(
-                "{}: the cluster answered for {} of {} files",
-                planned.source,
-                ids.len(),
-                planned.files.len()
-            )));
+    answers.reads(planned)
+}
+
+/// The answers of a job's tasks, as they come.
+struct Answers {
+    /// What staging found, by source.
+    staged: Vec<Vec<FileStaged>>,
+    /// The first file that failed, in source and file order, as a local
+    /// run would report it.
+    failed: Option<((usize, usize), Failure)>,
+}
+
+impl Answers {
+    fn new(sources: usize) -> Answers {
+        Answers {
+            staged: (0..sources).map(|_| Vec::new()).collect(),
+            failed: None,
         }
-        reads.push(sources::gather(planned, staged));
     }
-    Ok(reads)
+
+    fn add(&mut self, answer: Answer, cache: Option<&Cache>) -> Result<()> {
+        match answer {
+            Answer::Staged {
+                source,
+                staged,
+                cache: used,
+            } => {
+                self.staged
+                    .get_mut(source)
+                    .ok_or_else(|| Error::internal("a read task answered for no source"))?
+                    .push(staged);
+                if let (Some(cache), Some(used)) = (cache, used) {
+                    cache.absorb(used);
+                }
+            }
+            Answer::Failed {
+                source,
+                file,
+                failure,
+            } => {
+                if self
+                    .failed
+                    .as_ref()
+                    .is_none_or(|(at, _)| (source, file) < *at)
+                {
+                    self.failed = Some(((source, file), failure));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The reads of `planned`, once every file answered exactly once; the
+    /// first failure otherwise.
+    fn reads(self, planned: Vec<Planned>) -> Result<Vec<SourceRead>> {
+        if let Some((_, failure)) = self.failed {
+            return Err(failure.into_error());
+        }
+        let mut reads = Vec::new();
+        for (planned, mut staged) in planned.into_iter().zip(self.staged) {
+            staged.sort_by_key(|f| f.file_id);
+            let ids: Vec<i32> = staged.iter().map(|f| f.file_id).collect();
+            if ids != (0..planned.files.len() as i32).collect::<Vec<_>>() {
+                return Err(Error::internal(format!(
+                    "{}: the cluster answered for {} of {} files",
+                    planned.source,
+                    ids.len(),
+                    planned.files.len()
+                )));
+            }
+            reads.push(sources::gather(planned, staged));
+        }
+        Ok(reads)
+    }
 }
 
 /// What a read task answers for one file; `source` is the index of its
@@ -692,6 +722,84 @@ mod tests {
                 "{folder}"
             );
         }
+    }
+
+    fn planned(files: usize) -> Planned {
+        let location = Storage::new(Default::default())
+            .location("memory://inputs/billing")
+            .unwrap();
+        let file = |i: usize| InputFile {
+            path: location.path_of(&format!("f{i}.csv")),
+            relative: format!("f{i}.csv"),
+            dt: None,
+            format: Format::Csv,
+            size: 10,
+            e_tag: None,
+            last_modified: DateTime::<Utc>::default(),
+        };
+        let files = (0..files).map(file).collect();
+        Planned {
+            source: SourceName::Billing,
+            settings: SourceSettings {
+                path: location.url(),
+                encoding: Default::default(),
+            },
+            location,
+            max_record_bytes: 1024,
+            currency: "CNY".to_owned(),
+            as_of: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+            files,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn staged(file_id: i32, records: u64) -> Answer {
+        Answer::Staged {
+            source: 0,
+            staged: FileStaged {
+                file_id,
+                records,
+                ..FileStaged::default()
+            },
+            cache: None,
+        }
+    }
+
+    #[test]
+    fn every_file_answered_once_adds_up_and_a_file_answered_twice_or_never_is_an_error() {
+        let mut once = Answers::new(1);
+        for answer in [staged(1, 5), staged(0, 7)] {
+            once.add(answer, None).unwrap();
+        }
+        assert_eq!(once.reads(vec![planned(2)]).unwrap()[0].rows_read, 12);
+
+        let mut twice = Answers::new(1);
+        for answer in [staged(0, 7), staged(1, 5), staged(1, 5)] {
+            twice.add(answer, None).unwrap();
+        }
+        assert!(twice.reads(vec![planned(2)]).is_err());
+
+        let mut never = Answers::new(1);
+        never.add(staged(0, 7), None).unwrap();
+        assert!(never.reads(vec![planned(2)]).is_err());
+    }
+
+    #[test]
+    fn of_two_failed_files_the_first_in_source_order_is_the_error() {
+        let failed = |file: usize, message: &str| Answer::Failed {
+            source: 0,
+            file,
+            failure: Failure::Config(message.to_owned()),
+        };
+        let mut answers = Answers::new(1);
+        for answer in [failed(3, "third"), staged(0, 1), failed(1, "first")] {
+            answers.add(answer, None).unwrap();
+        }
+        let error = answers.reads(vec![planned(4)]).unwrap_err();
+        assert_eq!(
+            (error.exit_code(), error.to_string()),
+            (2, "first".to_owned())
+        );
     }
 
     #[test]
