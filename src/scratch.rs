@@ -171,34 +171,20 @@ impl Scratch {
             Some(shared) => Ok(shared.child(name)),
             None => {
                 let dir = &self.local;
-                let prefix = object_store::path::Path::from_absolute_path(dir)
-                    .map_err(|e| Error::internal(format!("work folder {}: {e}", dir.display())))?;
-                let base =
-                    url::Url::parse("file:///").map_err(|e| Error::internal(e.to_string()))?;
-                Ok(Location {
-                    store: Arc::new(LocalFileSystem::new()),
-                    base,
-                    prefix,
-                }
-                .child(name))
+                let url = url::Url::from_directory_path(dir)
+                    .map_err(|_| Error::internal(format!("work folder {}", dir.display())))?;
+                Ok(Location::at(&url, Arc::new(LocalFileSystem::new()))?.child(name))
             }
         }
     }
 
-    /// Makes the file or folder `name` of the work folder readable by its
-    /// [`url`](Self::url): on a cluster, uploads every file below it.
+    /// Makes the file `name` of the work folder readable by its
+    /// [`url`](Self::url): on a cluster, uploads it.
     pub async fn share(&self, name: &str) -> Result<()> {
-        let Some(shared) = &self.shared else {
-            return Ok(());
-        };
-        let from = self.local.join(name);
-        for file in files_below(&from)? {
-            let relative = file
-                .strip_prefix(&self.local)
-                .map_err(|e| Error::internal(e.to_string()))?;
-            shared.upload(utf8(relative)?, &file).await?;
+        match &self.shared {
+            Some(shared) => shared.upload(name, &self.local.join(name)).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Removes the shared folder (the work folder goes when dropped).
@@ -241,17 +227,4 @@ pub async fn sweep_shared(output: &Location, keep: &str) -> Result<usize> {
 fn utf8(path: &Path) -> Result<&str> {
     path.to_str()
         .ok_or_else(|| Error::internal(format!("work path is not UTF-8: {}", path.display())))
-}
-
-/// The files at or below `path`, in name order.
-fn files_below(path: &Path) -> Result<Vec<PathBuf>> {
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(path)? {
-        files.extend(files_below(&entry?.path())?);
-    }
-    files.sort();
-    Ok(files)
 }

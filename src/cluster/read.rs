@@ -53,8 +53,8 @@ use crate::sources::cache::{Cache, CacheSettings, CacheUse};
 use crate::sources::{self, FileStaged, Format, InputFile, PartKind, Parts, Planned, SourceRead};
 use crate::storage::Location;
 
-/// The one column of what a read task answers: a file's [`FileStaged`],
-/// as JSON.
+/// The one column of what a read task answers: an [`Answer`] a file, as
+/// JSON.
 const STAGED: &str = "staged";
 
 fn schema() -> SchemaRef {

@@ -175,8 +175,8 @@ async fn write_table(
     df: DataFrame,
     scratch: &Scratch,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let options = scratch::table_options(df.schema().as_arrow());
     if scratch.is_shared() {
+        let options = scratch::table_options(df.schema().as_arrow());
         let url = scratch.url(&format!("model_{table}.parquet"))?;
         let format = Arc::new(ParquetFormatFactory::new_with_options(options));
         // The name's extension makes it one file: the plan's options do
